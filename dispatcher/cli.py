@@ -1,0 +1,73 @@
+"""The ``dispatcher`` command line: thin by design.
+
+Each sub-command lives in ``dispatcher/commands/<name>.py`` as a function called ``command``;
+it parses flags, calls one domain function, renders the result and returns an exit code.
+Heavy modules (polars, uvicorn, the simulator) are imported inside the command bodies.
+
+Exit codes: 0 done · 1 internal error · 2 invalid input, nothing sent · 3 finished with failed
+or ambiguous rows · 4 configuration error · 5 ledger locked by another run · 75 stopped, resumable.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from dispatcher import __version__
+
+# (command name, module): the order is the order shown in --help.
+COMMAND_MODULES: tuple[tuple[str, str], ...] = (
+    ("validate", "dispatcher.commands.validate"),
+    ("run", "dispatcher.commands.run"),
+    ("demo", "dispatcher.commands.demo"),
+    ("simulator", "dispatcher.commands.simulator"),
+)
+
+app = typer.Typer(
+    name="dispatcher",
+    help=__doc__.split("\n\n")[0] if __doc__ else None,
+    epilog=(
+        "Exit codes: 0 done · 1 internal error · 2 invalid input (nothing sent) · "
+        "3 finished with failed or ambiguous rows · 4 configuration error · "
+        "5 ledger locked · 75 stopped, rerun to resume. "
+        "The API key is read from IO_API_KEY or IO_API_KEY_FILE, never from flags."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dispatcher {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Send personal IO app messages in bulk from a campaign file, with a resumable ledger."""
+
+
+def _register_commands() -> None:
+    for name, module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # command not built yet
+                continue
+            raise
+        app.command(name)(module.command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,22 @@
+"""Shared terminal output for commands: two Rich consoles and one way to abort.
+
+Diagnostics go to stderr, results to stdout, so ``dispatcher validate f.csv > out`` stays clean.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from dispatcher.exitcodes import ExitCode
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def abort(message: str, code: ExitCode) -> NoReturn:
+    """Print one line on stderr and exit with a named code."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(int(code))

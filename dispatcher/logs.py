@@ -47,6 +47,10 @@ def _orjson_dumps(obj: Any, **_: Any) -> bytes:
     return orjson.dumps(obj, default=str)
 
 
+def _orjson_text(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
 def configure_logging(
     *,
     json: bool | None = None,
@@ -68,13 +72,20 @@ def configure_logging(
         MaskFiscalCodes(),
         RedactSecrets(secrets),
     ]
-    if json:
+    if json and hasattr(stream, "buffer"):
         processors = [
             *shared,
             structlog.processors.dict_tracebacks,
             structlog.processors.JSONRenderer(serializer=_orjson_dumps),
         ]
-        factory: Any = structlog.BytesLoggerFactory(getattr(stream, "buffer", stream))
+        factory: Any = structlog.BytesLoggerFactory(stream.buffer)
+    elif json:  # a text-only stream (tests, StringIO)
+        processors = [
+            *shared,
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(serializer=_orjson_text),
+        ]
+        factory = structlog.WriteLoggerFactory(stream)
     else:
         processors = [*shared, structlog.dev.ConsoleRenderer()]
         factory = structlog.WriteLoggerFactory(stream)

@@ -11,7 +11,7 @@ import re
 # Same shape IO accepts (omocodia letters allowed), matched anywhere in free text.
 FISCAL_CODE_IN_TEXT = re.compile(
     r"(?<![A-Z0-9])([A-Z]{6})[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z]"
-    r"([0-9LMNPQRSTUV]{2}[A-Z])(?![A-Z0-9])",
+    r"[0-9LMNPQRSTUV]([0-9LMNPQRSTUV]{2}[A-Z])(?![A-Z0-9])",
     re.IGNORECASE,
 )
 

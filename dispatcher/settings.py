@@ -50,7 +50,9 @@ class Secret:
         return hash(self._value)
 
 
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|m|min)?\s*$")
+_RATE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)?\s*(s|sec|m|min)?)?\s*$"
+)
 
 
 @dataclass(frozen=True)

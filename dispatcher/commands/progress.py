@@ -1,0 +1,144 @@
+"""Run output: a Rich progress bar on a terminal, and the end-of-run summary.
+
+The core never imports Rich: the runner calls these hooks, and the CLI wires them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from dispatcher.commands._output import console
+from dispatcher.ledger import TERMINAL_STATES, RowState
+from dispatcher.pacing import PacerStatistics
+from dispatcher.privacy import mask_fiscal_codes_in
+from dispatcher.report import ExportPaths
+from dispatcher.runner import RunSummary
+
+OUTCOME_LABELS: dict[RowState, str] = {
+    RowState.SENT: "sent (accepted by IO)",
+    RowState.NO_PROFILE: "no IO profile",
+    RowState.SENDER_NOT_ALLOWED: "service blocked by the citizen",
+    RowState.INVALID: "invalid row (not sent)",
+    RowState.DUPLICATE: "duplicate (not sent)",
+    RowState.REJECTED: "rejected by IO (4xx)",
+    RowState.FAILED: "failed after retries (never sent)",
+    RowState.AMBIGUOUS: "ambiguous: may have reached IO, check before resending",
+    RowState.PENDING: "not yet processed (resumable)",
+    RowState.SENDING: "in flight",
+}
+
+
+class RunProgress:
+    """A progress bar with rate, 429s and ETA; only when stderr is a terminal."""
+
+    def __init__(self, target: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[pace]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=target,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._stats: Callable[[], PacerStatistics] | None = None
+
+    @classmethod
+    def for_terminal(cls, target: Console) -> RunProgress | None:
+        return cls(target) if target.is_terminal else None
+
+    def __enter__(self) -> RunProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def start(self, campaign_id: int, counts: dict[RowState, int]) -> None:
+        total = sum(counts.values())
+        done = sum(counts[s] for s in TERMINAL_STATES)
+        self._task = self._progress.add_task(
+            f"campaign {campaign_id}", total=total, completed=done, pace=""
+        )
+
+    def watch_pacer(self, stats: Callable[[], PacerStatistics]) -> None:
+        self._stats = stats
+
+    def advance(self, state: RowState) -> None:
+        if self._task is None:
+            return
+        pace = ""
+        if self._stats is not None:
+            s = self._stats()
+            pace = f"{s.current_rate:5.1f} req/s · 429s {s.throttled}"
+        self._progress.update(self._task, advance=1, pace=pace)
+
+
+def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_output: bool) -> None:
+    """The end-of-run summary: counts by outcome, where the ledger and exports are."""
+    if json_output:
+        console.print_json(
+            json.dumps(
+                {
+                    "campaign_id": summary.campaign_id,
+                    "run_id": summary.run_id,
+                    "outcomes": {s.value: n for s, n in summary.counts.items()},
+                    "duration_s": round(summary.duration_s, 3),
+                    "requests": summary.requests,
+                    "throttled": summary.throttled,
+                    "stopped_reason": summary.stopped_reason,
+                    "fatal": summary.fatal,
+                    "exit_code": int(summary.exit_code),
+                    "ledger": str(summary.ledger_path),
+                    "results_csv": str(paths.csv) if paths else None,
+                    "results_parquet": str(paths.parquet) if paths else None,
+                }
+            )
+        )
+        return
+    table = Table(title=f"Campaign {summary.campaign_id}, run {summary.run_id}")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for state, n in summary.counts.items():
+        if n:
+            table.add_row(OUTCOME_LABELS[state], str(n))
+    console.print(table)
+    rate = summary.requests / summary.duration_s if summary.duration_s else 0.0
+    console.print(
+        f"{summary.requests} requests in {summary.duration_s:.1f} s ({rate:.1f}/s), "
+        f"{summary.throttled} answered 429"
+    )
+    if summary.recovered_ambiguous:
+        console.print(
+            f"[yellow]{summary.recovered_ambiguous} row(s) were in flight when a run stopped: "
+            "marked ambiguous, not resent.[/]"
+        )
+    if summary.stopped_reason and summary.unfinished:
+        console.print(
+            f"[yellow]Stopped ({mask_fiscal_codes_in(summary.stopped_reason)}); "
+            f"{summary.unfinished} row(s) left. Rerun the same command to resume.[/]"
+        )
+    if summary.fatal:
+        console.print(f"[red]{mask_fiscal_codes_in(summary.fatal)}[/]")
+    console.print(f"ledger: {summary.ledger_path}")
+    if paths:
+        console.print(f"results: {paths.csv} · {paths.parquet}")

@@ -1,0 +1,140 @@
+"""``dispatcher run FILE``: validate, then send, with a resumable ledger and an export."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import typer
+
+from dispatcher.commands._output import abort, err_console
+from dispatcher.commands.progress import RunProgress, render_summary
+from dispatcher.exitcodes import ExitCode
+
+
+def parse_deadline(text: str, now: datetime | None = None) -> datetime:
+    """``07:30`` → the next 07:30 (local time); otherwise an ISO-8601 date-time."""
+    now = now or datetime.now().astimezone()
+    try:
+        clock = datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not HH:MM nor an ISO date-time") from None
+        return moment if moment.tzinfo else moment.astimezone()
+    candidate = now.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+def command(
+    file: Path = typer.Argument(..., help="Campaign file (.csv or .xlsx).", show_default=False),
+    template: Path | None = typer.Option(None, "--template", "-t", help="Campaign template file."),
+    ledger: Path | None = typer.Option(
+        None, "--ledger", help="Ledger path [default: FILE.dispatcher/ledger.sqlite]."
+    ),
+    rate: str | None = typer.Option(
+        None, "--rate", help="Request budget shared by every call, e.g. 150/5s [default: 120/5s]."
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=64, help="Requests in flight at most [default: 16]."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
+    delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Send the valid rows even if some rows are invalid."
+    ),
+    resend_ambiguous: bool = typer.Option(
+        False, "--resend-ambiguous",
+        help="Send again rows whose earlier send may have reached IO (may duplicate!).",
+    ),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Try again rows that failed after retries (never sent)."
+    ),
+    allow_resend: bool = typer.Option(
+        False, "--allow-resend",
+        help="Send even if an earlier campaign of this ledger sent the same content.",
+    ),
+    new_campaign: bool = typer.Option(
+        False, "--new-campaign",
+        help="The file changed: close the unfinished campaign and start this one.",
+    ),
+    deadline: str | None = typer.Option(
+        None, "--deadline", help="Stop taking rows at HH:MM (next occurrence) or an ISO time."
+    ),
+    stop_file: Path | None = typer.Option(
+        None, "--stop-file", help="Stop gracefully when this file appears."
+    ),
+    grace: float = typer.Option(30.0, "--grace", help="Seconds in-flight requests get on stop."),
+    export_dir: Path | None = typer.Option(
+        None, "--export-dir", help="Where results.csv/.parquet go [default: the ledger's folder]."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Validate FILE, then check each recipient's profile and send one message per fiscal code.
+
+    Rerun the same command to resume after a crash or a stop: decided rows are never redone,
+    and rows whose send may have reached IO are marked ambiguous instead of being resent.
+    """
+    from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+    from dispatcher.commands.validate import render_validation
+    from dispatcher.ledger import LedgerError, LedgerLocked
+    from dispatcher.logs import configure_logging
+    from dispatcher.pipeline import PipelineOptions
+    from dispatcher.report import export_results
+    from dispatcher.runner import RunOptions, default_ledger_path, run_campaign
+    from dispatcher.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config_file=config, rate=rate, concurrency=concurrency)
+        settings.require_api_key()
+    except ConfigError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    progress = RunProgress.for_terminal(err_console)
+    configure_logging(json=None if progress is None else False,
+                      secrets=(settings.api_key.reveal(),),
+                      level=30 if progress is not None else 20)
+    try:
+        campaign = load_campaign(
+            file, template=template,
+            options=CampaignOptions(encoding=encoding, delimiter=delimiter),
+        )
+    except CampaignFileError as exc:
+        abort(str(exc), ExitCode.INVALID_INPUT)
+    if campaign.has_errors and not skip_invalid:
+        render_validation(campaign, max_problems=20)
+        abort(
+            f"{file}: {campaign.invalid_count} invalid row(s); nothing was sent. Fix them, or "
+            "pass --skip-invalid to send the valid rows only",
+            ExitCode.INVALID_INPUT,
+        )
+    ledger_path = ledger or default_ledger_path(file)
+    options = RunOptions(
+        pipeline=PipelineOptions(
+            concurrency=settings.concurrency, grace_seconds=grace,
+            deadline=parse_deadline(deadline) if deadline else None, stop_file=stop_file,
+        ),
+        skip_invalid=skip_invalid, resend_ambiguous=resend_ambiguous, retry_failed=retry_failed,
+        allow_resend=allow_resend, new_campaign=new_campaign,
+    )
+    try:
+        with progress or contextlib.nullcontext():
+            summary = run_campaign(
+                campaign, settings=settings, ledger_path=ledger_path, options=options,
+                on_start=progress.start if progress else None,
+                on_outcome=progress.advance if progress else None,
+                pacer_stats=progress.watch_pacer if progress else None,
+            )
+    except LedgerLocked as exc:
+        abort(str(exc), ExitCode.LOCKED)
+    except LedgerError as exc:
+        abort(str(exc), ExitCode.INVALID_INPUT)
+    from dispatcher.ledger import Ledger
+
+    with Ledger.open(ledger_path) as opened:
+        paths = export_results(campaign.input_frame(), opened, summary.campaign_id,
+                               export_dir or ledger_path.parent)
+    render_summary(summary, paths, json_output=json_output)
+    raise typer.Exit(int(summary.exit_code))

@@ -1,0 +1,590 @@
+"""The results ledger: one SQLite database (WAL) that remembers every input row.
+
+Why SQLite: a commit is durable against a crash (``kill -9``) at the last transaction, a
+per-row primary key makes resume and "was this sent before?" a query, and an office can open
+the file months later to answer "what happened to row 4,812?".
+
+The rule that prevents duplicate messages: a row is committed as ``sending`` *before* its
+``POST /messages`` leaves (``mark_sending``), and the outcome is committed after. A row
+found in ``sending`` when a run starts was interrupted with its request possibly delivered:
+it becomes ``ambiguous`` and is never resent unless the operator asks for it.
+
+The ledger is synchronous on purpose; the pipeline calls it from one writer task through
+``anyio.to_thread``. It never talks to the network and never sees the API key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+class RowState(StrEnum):
+    """Where a row is. The last eight are terminal: a finished run leaves only those."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    NO_PROFILE = "no_profile"
+    SENDER_NOT_ALLOWED = "sender_not_allowed"
+    SENT = "sent"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (RowState.PENDING, RowState.SENDING)
+
+
+TERMINAL_STATES: tuple[RowState, ...] = tuple(s for s in RowState if s.is_terminal)
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used as asked; the message says why and what to do."""
+
+
+class LedgerLocked(LedgerError):
+    """Another process holds the run lock of this ledger."""
+
+
+class InputChanged(LedgerError):
+    """The campaign file or template differs from the one the unfinished campaign started with."""
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    campaign_id: int
+    input_path: str
+    input_sha256: str
+    template_sha256: str | None
+    created_at: float
+    completed_at: float | None
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """One input row as the campaign room judged it, ready to be recorded."""
+
+    row: int
+    fiscal_code: str
+    state: RowState  # pending, invalid or duplicate
+    content_hash: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decided fate of one row, as the pipeline learned it."""
+
+    row: int
+    state: RowState
+    http_status: int | None = None
+    message_id: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    campaign_id: int
+    row: int
+    fiscal_code: str
+    state: RowState
+    content_hash: str | None
+    message_id: str | None
+    http_status: int | None
+    detail: str | None
+    attempts: int
+    sending_at: float | None
+    decided_at: float | None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS campaigns (
+    campaign_id INTEGER PRIMARY KEY,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    template_sha256 TEXT,
+    created_at REAL NOT NULL,
+    completed_at REAL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(campaign_id),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    rate TEXT,
+    requests INTEGER,
+    throttled INTEGER,
+    stopped_reason TEXT,
+    exit_code INTEGER
+);
+CREATE TABLE IF NOT EXISTS rows (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(campaign_id),
+    row INTEGER NOT NULL,
+    fiscal_code TEXT NOT NULL,
+    state TEXT NOT NULL,
+    content_hash TEXT,
+    message_id TEXT,
+    http_status INTEGER,
+    detail TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sending_at REAL,
+    decided_at REAL,
+    run_id INTEGER,
+    PRIMARY KEY (campaign_id, row)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rows_by_recipient ON rows (fiscal_code, content_hash, state);
+CREATE TABLE IF NOT EXISTS events (
+    campaign_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    at REAL NOT NULL,
+    run_id INTEGER,
+    state TEXT NOT NULL,
+    http_status INTEGER,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_row ON events (campaign_id, row);
+CREATE TABLE IF NOT EXISTS run_seconds (
+    run_id INTEGER NOT NULL,
+    second INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    throttled INTEGER NOT NULL,
+    target_rate REAL,
+    current_rate REAL,
+    PRIMARY KEY (run_id, second)
+) WITHOUT ROWID;
+"""
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the file with mode 0600 if missing: the ledger holds fiscal codes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<ledger>.lock``; the kernel frees it if the process dies."""
+
+    def __init__(self, ledger_path: Path) -> None:
+        self.path = ledger_path.with_name(ledger_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        _create_private_file(self.path)
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise LedgerLocked(
+                f"ledger {self.path.with_suffix('')} is in use by another run ({holder}); "
+                "wait for it to finish or stop it (Ctrl-C / SIGTERM) first"
+            ) from None
+        os.ftruncate(fd, 0)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Ledger:
+    """One ledger file: campaigns, their rows and states, runs, and per-row event history."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        """Open (creating if needed) a ledger; WAL journal, full sync on commit."""
+        path = Path(path)
+        _create_private_file(path)
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{path} is not a dispatcher ledger ({exc})") from None
+        if version is None:
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(version[0]) != SCHEMA_VERSION:
+            raise LedgerError(f"{path} has ledger schema {version[0]}, expected {SCHEMA_VERSION}")
+        for sidecar in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path.with_name(path.name + sidecar), 0o600)
+        return cls(path, db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- campaigns -----------------------------------------------------------------------
+
+    def latest_campaign(self) -> CampaignRecord | None:
+        row = self._db.execute(
+            "SELECT campaign_id, input_path, input_sha256, template_sha256, created_at, "
+            "completed_at FROM campaigns ORDER BY campaign_id DESC LIMIT 1"
+        ).fetchone()
+        return CampaignRecord(*row) if row else None
+
+    def campaign(self, campaign_id: int) -> CampaignRecord:
+        row = self._db.execute(
+            "SELECT campaign_id, input_path, input_sha256, template_sha256, created_at, "
+            "completed_at FROM campaigns WHERE campaign_id=?",
+            (campaign_id,),
+        ).fetchone()
+        if row is None:
+            raise LedgerError(f"{self.path}: no campaign {campaign_id}")
+        return CampaignRecord(*row)
+
+    def start_campaign(
+        self,
+        *,
+        input_path: str,
+        input_sha256: str,
+        template_sha256: str | None,
+        rows: Iterable[NewRow],
+        allow_resend: bool = False,
+    ) -> int:
+        """Record a new campaign and every one of its rows in one transaction.
+
+        Unless ``allow_resend``, a pending row whose (fiscal code, content hash) was sent
+        (or possibly sent: ambiguous) by an earlier campaign becomes ``duplicate`` here.
+        """
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO campaigns (input_path, input_sha256, template_sha256, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (input_path, input_sha256, template_sha256, now),
+            )
+            campaign_id = int(cursor.lastrowid or 0)
+            batch: list[tuple[object, ...]] = []
+            for new in rows:
+                state, detail = new.state, new.detail
+                if state is RowState.PENDING and not allow_resend:
+                    earlier = self._earlier_delivery(campaign_id, new.fiscal_code, new.content_hash)
+                    if earlier:
+                        state, detail = RowState.DUPLICATE, earlier
+                decided = now if state.is_terminal else None
+                batch.append(
+                    (campaign_id, new.row, new.fiscal_code, state.value, new.content_hash,
+                     detail, decided)
+                )
+                if len(batch) >= 10_000:
+                    self._insert_rows(db, batch)
+                    batch.clear()
+            self._insert_rows(db, batch)
+        return campaign_id
+
+    @staticmethod
+    def _insert_rows(db: sqlite3.Connection, batch: list[tuple[object, ...]]) -> None:
+        db.executemany(
+            "INSERT INTO rows (campaign_id, row, fiscal_code, state, content_hash, detail, "
+            "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+        db.executemany(
+            "INSERT INTO events (campaign_id, row, at, state, detail) VALUES (?, ?, ?, ?, ?)",
+            [(b[0], b[1], b[6] or time.time(), b[3], b[5]) for b in batch],
+        )
+
+    def _earlier_delivery(
+        self, campaign_id: int, fiscal_code: str, content_hash: str | None
+    ) -> str | None:
+        if content_hash is None:
+            return None
+        hit = self._db.execute(
+            "SELECT campaign_id, row, state, message_id FROM rows WHERE fiscal_code=? "
+            "AND content_hash=? AND state IN ('sent', 'ambiguous', 'sending') "
+            "AND campaign_id<>? ORDER BY campaign_id DESC LIMIT 1",
+            (fiscal_code, content_hash, campaign_id),
+        ).fetchone()
+        if hit is None:
+            return None
+        earlier_campaign, earlier_row, earlier_state, message_id = hit
+        verb = "already sent" if earlier_state == "sent" else "possibly sent (ambiguous)"
+        ident = f", message id {message_id}" if message_id else ""
+        return (
+            f"{verb} by campaign {earlier_campaign} row {earlier_row}{ident}; "
+            "pass --allow-resend to send it again"
+        )
+
+    def mark_campaign_complete(self, campaign_id: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE campaigns SET completed_at=? WHERE campaign_id=? AND completed_at IS NULL",
+                (time.time(), campaign_id),
+            )
+
+    def reopen_campaign(self, campaign_id: int) -> None:
+        """A completed campaign got work again (requeued rows): it is open until decided."""
+        with self._transaction() as db:
+            db.execute("UPDATE campaigns SET completed_at=NULL WHERE campaign_id=?", (campaign_id,))
+
+    def abandon_campaign(self, campaign_id: int, run_id: int | None) -> int:
+        """Close an unfinished campaign: pending rows fail, rows in flight become ambiguous."""
+        now = time.time()
+        with self._transaction() as db:
+            changed = self._move(db, campaign_id, RowState.SENDING, RowState.AMBIGUOUS, now,
+                                 run_id, "run interrupted while sending; campaign abandoned")
+            changed += self._move(db, campaign_id, RowState.PENDING, RowState.FAILED, now,
+                                  run_id, "campaign abandoned before this row was sent")
+            db.execute("UPDATE campaigns SET completed_at=? WHERE campaign_id=?",
+                       (now, campaign_id))
+        return changed
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def begin_run(self, campaign_id: int, *, rate: str) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (campaign_id, pid, host, started_at, rate) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (campaign_id, os.getpid(), socket.gethostname(), time.time(), rate),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        requests: int,
+        throttled: int,
+        stopped_reason: str | None,
+        exit_code: int,
+        timeline: Iterable[tuple[int, int, int, float | None, float | None]] = (),
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at=?, requests=?, throttled=?, stopped_reason=?, "
+                "exit_code=? WHERE run_id=?",
+                (time.time(), requests, throttled, stopped_reason, exit_code, run_id),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO run_seconds VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, *sample) for sample in timeline],
+            )
+
+    def recover_interrupted(self, campaign_id: int, run_id: int) -> int:
+        """Rows left ``sending`` by a crashed run may have reached IO: make them ambiguous."""
+        with self._transaction() as db:
+            return self._move(
+                db, campaign_id, RowState.SENDING, RowState.AMBIGUOUS, time.time(), run_id,
+                "an earlier run stopped while this message was being sent: it may have been "
+                "delivered; check before resending (--resend-ambiguous)",
+            )
+
+    def requeue_ambiguous(self, campaign_id: int, run_id: int) -> int:
+        """The operator's explicit choice: send ambiguous rows again."""
+        with self._transaction() as db:
+            return self._move(db, campaign_id, RowState.AMBIGUOUS, RowState.PENDING, time.time(),
+                              run_id, "requeued by --resend-ambiguous")
+
+    def requeue_failed(self, campaign_id: int, run_id: int) -> int:
+        """Rows that failed after retries were never delivered: a new run may try them again."""
+        with self._transaction() as db:
+            return self._move(db, campaign_id, RowState.FAILED, RowState.PENDING, time.time(),
+                              run_id, "requeued by --retry-failed")
+
+    @staticmethod
+    def _move(
+        db: sqlite3.Connection,
+        campaign_id: int,
+        source: RowState,
+        target: RowState,
+        now: float,
+        run_id: int | None,
+        detail: str,
+    ) -> int:
+        db.execute(
+            "INSERT INTO events (campaign_id, row, at, run_id, state, detail) "
+            "SELECT campaign_id, row, ?, ?, ?, ? FROM rows WHERE campaign_id=? AND state=?",
+            (now, run_id, target.value, detail, campaign_id, source.value),
+        )
+        decided = now if target.is_terminal else None
+        cursor = db.execute(
+            "UPDATE rows SET state=?, detail=?, decided_at=?, run_id=? "
+            "WHERE campaign_id=? AND state=?",
+            (target.value, detail, decided, run_id, campaign_id, source.value),
+        )
+        return cursor.rowcount
+
+    # -- row transitions (called by the single writer) -------------------------------------
+
+    def mark_sending(self, campaign_id: int, run_id: int, rows: Iterable[int]) -> None:
+        """Durably record the intent to send, before any of these POSTs leaves."""
+        now = time.time()
+        batch = [(now, run_id, campaign_id, r) for r in rows]
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE rows SET state='sending', sending_at=?, run_id=? "
+                "WHERE campaign_id=? AND row=? AND state='pending'",
+                batch,
+            )
+            db.executemany(
+                "INSERT INTO events (campaign_id, row, at, run_id, state) "
+                "VALUES (?, ?, ?, ?, 'sending')",
+                [(campaign_id, r, now, run_id) for (_, _, _, r) in batch],
+            )
+
+    def record_outcomes(self, campaign_id: int, run_id: int, outcomes: Iterable[Outcome]) -> None:
+        """Commit decided rows in one transaction."""
+        now = time.time()
+        items = list(outcomes)
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE rows SET state=?, http_status=?, message_id=?, detail=?, "
+                "attempts=attempts+?, decided_at=?, run_id=? WHERE campaign_id=? AND row=?",
+                [
+                    (o.state.value, o.http_status, o.message_id, o.detail, o.attempts,
+                     now if o.state.is_terminal else None, run_id, campaign_id, o.row)
+                    for o in items
+                ],
+            )
+            db.executemany(
+                "INSERT INTO events (campaign_id, row, at, run_id, state, http_status, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (campaign_id, o.row, now, run_id, o.state.value, o.http_status,
+                     o.detail if o.message_id is None else f"message id {o.message_id}")
+                    for o in items
+                ],
+            )
+
+    # -- questions -----------------------------------------------------------------------
+
+    def states(self, campaign_id: int) -> dict[int, RowState]:
+        """Row number → state, for every row of the campaign."""
+        return {
+            r: RowState(s)
+            for r, s in self._db.execute(
+                "SELECT row, state FROM rows WHERE campaign_id=?", (campaign_id,)
+            )
+        }
+
+    def pending_rows(self, campaign_id: int) -> set[int]:
+        return {
+            r
+            for (r,) in self._db.execute(
+                "SELECT row FROM rows WHERE campaign_id=? AND state='pending'", (campaign_id,)
+            )
+        }
+
+    def counts(self, campaign_id: int) -> dict[RowState, int]:
+        """How many rows are in each state (every state listed, zeros included)."""
+        counts = dict.fromkeys(RowState, 0)
+        for state, n in self._db.execute(
+            "SELECT state, count(*) FROM rows WHERE campaign_id=? GROUP BY state", (campaign_id,)
+        ):
+            counts[RowState(state)] = n
+        return counts
+
+    def unfinished(self, campaign_id: int) -> int:
+        (n,) = self._db.execute(
+            "SELECT count(*) FROM rows WHERE campaign_id=? AND state IN ('pending', 'sending')",
+            (campaign_id,),
+        ).fetchone()
+        return int(n)
+
+    def row(self, campaign_id: int, row: int) -> LedgerRow | None:
+        found = self._db.execute(
+            "SELECT campaign_id, row, fiscal_code, state, content_hash, message_id, http_status, "
+            "detail, attempts, sending_at, decided_at FROM rows WHERE campaign_id=? AND row=?",
+            (campaign_id, row),
+        ).fetchone()
+        if found is None:
+            return None
+        values = list(found)
+        values[3] = RowState(values[3])
+        return LedgerRow(*values)
+
+    def rows(self, campaign_id: int) -> Iterator[LedgerRow]:
+        for found in self._db.execute(
+            "SELECT campaign_id, row, fiscal_code, state, content_hash, message_id, http_status, "
+            "detail, attempts, sending_at, decided_at FROM rows WHERE campaign_id=? ORDER BY row",
+            (campaign_id,),
+        ):
+            values = list(found)
+            values[3] = RowState(values[3])
+            yield LedgerRow(*values)
+
+    def history(
+        self, campaign_id: int, row: int
+    ) -> list[tuple[float, str, int | None, str | None]]:
+        """Every state a row went through: (time, state, HTTP status, detail)."""
+        return list(
+            self._db.execute(
+                "SELECT at, state, http_status, detail FROM events WHERE campaign_id=? AND row=? "
+                "ORDER BY at, rowid",
+                (campaign_id, row),
+            )
+        )
+
+    def run_totals(self, run_id: int) -> dict[str, object]:
+        names = ("run_id", "campaign_id", "started_at", "finished_at", "requests", "throttled",
+                 "stopped_reason", "exit_code")
+        found = self._db.execute(
+            f"SELECT {', '.join(names)} FROM runs WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return dict(zip(names, found, strict=True)) if found else {}
+
+    def timeline(self, run_id: int) -> list[tuple[int, int, int, float | None, float | None]]:
+        return list(
+            self._db.execute(
+                "SELECT second, requests, throttled, target_rate, current_rate FROM run_seconds "
+                "WHERE run_id=? ORDER BY second",
+                (run_id,),
+            )
+        )

@@ -193,9 +193,11 @@ def run_campaign(
         if on_start:
             on_start(campaign_id, ledger.counts(campaign_id))
         started = time.time()
-        pacer = Pacer(settings.rate)
+        pacers: list[Pacer] = []
 
         async def go() -> tuple[str | None, str | None]:
+            pacer = Pacer(settings.rate)  # aiolimiter binds to the running loop
+            pacers.append(pacer)
             async with Client.from_settings(settings, pacer, api_key=api_key) as client:
                 if pacer_stats:
                     pacer_stats(pacer.statistics)
@@ -205,6 +207,7 @@ def run_campaign(
                 )
 
         stopped_reason, fatal = anyio.run(go, backend="asyncio")
+        pacer = pacers[0]
         # Rows cut off mid-request (grace period over, breaker) may have reached IO.
         recovered += ledger.recover_interrupted(campaign_id, run_id)
         counts = ledger.counts(campaign_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -23,10 +24,12 @@ from rich.table import Table
 
 from dispatcher.commands._output import console
 from dispatcher.ledger import TERMINAL_STATES, RowState
-from dispatcher.pacing import PacerStatistics
 from dispatcher.privacy import mask_fiscal_codes_in
-from dispatcher.report import ExportPaths
-from dispatcher.runner import RunSummary
+
+if TYPE_CHECKING:
+    from dispatcher.pacing import PacerStatistics
+    from dispatcher.report import ExportPaths
+    from dispatcher.runner import RunSummary
 
 OUTCOME_LABELS: dict[RowState, str] = {
     RowState.SENT: "sent (accepted by IO)",

@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from dispatcher.commands._output import abort, err_console
-from dispatcher.commands.progress import RunProgress, render_summary
 from dispatcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from dispatcher.campaign import Campaign
+    from dispatcher.commands.progress import RunProgress
+    from dispatcher.runner import RunOptions
+    from dispatcher.settings import Settings
 
 
 def parse_deadline(text: str, now: datetime | None = None) -> datetime:
@@ -79,12 +85,11 @@ def command(
     and rows whose send may have reached IO are marked ambiguous instead of being resent.
     """
     from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+    from dispatcher.commands.progress import RunProgress
     from dispatcher.commands.validate import render_validation
-    from dispatcher.ledger import LedgerError, LedgerLocked
     from dispatcher.logs import configure_logging
     from dispatcher.pipeline import PipelineOptions
-    from dispatcher.report import export_results
-    from dispatcher.runner import RunOptions, default_ledger_path, run_campaign
+    from dispatcher.runner import RunOptions, default_ledger_path
     from dispatcher.settings import ConfigError, load_settings
 
     try:
@@ -110,7 +115,6 @@ def command(
             "pass --skip-invalid to send the valid rows only",
             ExitCode.INVALID_INPUT,
         )
-    ledger_path = ledger or default_ledger_path(file)
     options = RunOptions(
         pipeline=PipelineOptions(
             concurrency=settings.concurrency, grace_seconds=grace,
@@ -119,6 +123,29 @@ def command(
         skip_invalid=skip_invalid, resend_ambiguous=resend_ambiguous, retry_failed=retry_failed,
         allow_resend=allow_resend, new_campaign=new_campaign,
     )
+    code = execute_run(
+        campaign, settings=settings, ledger_path=ledger or default_ledger_path(file),
+        options=options, export_dir=export_dir, json_output=json_output, progress=progress,
+    )
+    raise typer.Exit(int(code))
+
+
+def execute_run(
+    campaign: Campaign,
+    *,
+    settings: Settings,
+    ledger_path: Path,
+    options: RunOptions,
+    export_dir: Path | None,
+    json_output: bool,
+    progress: RunProgress | None,
+) -> ExitCode:
+    """Dispatch, export and print the summary; shared by ``run`` and ``demo``."""
+    from dispatcher.commands.progress import render_summary
+    from dispatcher.ledger import Ledger, LedgerError, LedgerLocked
+    from dispatcher.report import export_results
+    from dispatcher.runner import run_campaign
+
     try:
         with progress or contextlib.nullcontext():
             summary = run_campaign(
@@ -131,10 +158,8 @@ def command(
         abort(str(exc), ExitCode.LOCKED)
     except LedgerError as exc:
         abort(str(exc), ExitCode.INVALID_INPUT)
-    from dispatcher.ledger import Ledger
-
     with Ledger.open(ledger_path) as opened:
         paths = export_results(campaign.input_frame(), opened, summary.campaign_id,
                                export_dir or ledger_path.parent)
     render_summary(summary, paths, json_output=json_output)
-    raise typer.Exit(int(summary.exit_code))
+    return summary.exit_code

@@ -1,0 +1,260 @@
+"""Problems are values: a row, a column, a code; the words live in one table.
+
+Every rule in ``rules.py`` reports a :class:`ProblemCode`. The code is what programs, tests and
+the ledger rely on; the sentence shown to a person comes from :data:`MESSAGES`, in Italian or
+English, filled with the row's context (the offending value, a length, another row number).
+Fiscal codes inside messages are always masked, because messages reach logs and the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Language = Literal["en", "it"]
+
+
+class Severity(StrEnum):
+    """``error`` makes a row invalid; ``warning`` is shown but sent; ``notice`` is information."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+
+class ProblemCode(StrEnum):
+    # recipient
+    FISCAL_CODE_MISSING = "fiscal_code_missing"
+    FISCAL_CODE_FORMAT = "fiscal_code_format"
+    FISCAL_CODE_CHECKSUM = "fiscal_code_checksum"
+    FISCAL_CODE_BIRTH_DATE = "fiscal_code_birth_date"
+    FISCAL_CODE_TEMPORARY = "fiscal_code_temporary"
+    # content after rendering
+    SUBJECT_MISSING = "subject_missing"
+    SUBJECT_TOO_SHORT = "subject_too_short"
+    SUBJECT_TOO_LONG = "subject_too_long"
+    MARKDOWN_MISSING = "markdown_missing"
+    MARKDOWN_TOO_SHORT = "markdown_too_short"
+    MARKDOWN_TOO_LONG = "markdown_too_long"
+    PLACEHOLDER_MISSING = "placeholder_missing"
+    PLACEHOLDER_EMPTY = "placeholder_empty"
+    PLACEHOLDER_BAD_VALUE = "placeholder_bad_value"
+    # payment
+    AMOUNT_NOT_CENTS = "amount_not_cents"
+    AMOUNT_FORMAT = "amount_format"
+    AMOUNT_RANGE = "amount_range"
+    NOTICE_NUMBER_FORMAT = "notice_number_format"
+    PAYMENT_INCOMPLETE = "payment_incomplete"
+    PAYEE_FORMAT = "payee_format"
+    PAYEE_CHECKSUM = "payee_checksum"
+    # other typed fields
+    DATE_FORMAT = "date_format"
+    BOOLEAN_FORMAT = "boolean_format"
+    CHOICE_INVALID = "choice_invalid"
+    TIME_TO_LIVE_RANGE = "time_to_live_range"
+    THIRD_PARTY_ID_MISSING = "third_party_id_missing"
+    CONFIGURATION_ID_MISSING = "configuration_id_missing"
+    CONFIGURATION_ID_FORMAT = "configuration_id_format"
+    ATTACHMENTS_NEED_ADVANCED = "attachments_need_advanced"
+    # warnings
+    SUBJECT_PERSONAL_DATA = "subject_personal_data"
+    MARKDOWN_HTML = "markdown_html"
+    DUE_DATE_PAST = "due_date_past"
+    # notice
+    DUPLICATE = "duplicate"
+
+
+_WARNINGS = {ProblemCode.SUBJECT_PERSONAL_DATA, ProblemCode.MARKDOWN_HTML, ProblemCode.DUE_DATE_PAST}
+
+
+def severity_of(code: ProblemCode) -> Severity:
+    if code is ProblemCode.DUPLICATE:
+        return Severity.NOTICE
+    return Severity.WARNING if code in _WARNINGS else Severity.ERROR
+
+
+_LIMITS_EN = "counted like IO does: UTF-16 units, an emoji counts 2"
+_LIMITS_IT = "contati come fa IO: unità UTF-16, un'emoji conta 2"
+
+# code -> (English, Italian). Fields: value, column, length, placeholder, helper, unit, choices,
+# other_row.
+MESSAGES: dict[ProblemCode, tuple[str, str]] = {
+    ProblemCode.FISCAL_CODE_MISSING: (
+        "the fiscal code is empty",
+        "il codice fiscale è vuoto",
+    ),
+    ProblemCode.FISCAL_CODE_FORMAT: (
+        "{value!r} ({length} characters) is not a fiscal code (16, like RSSMRA80A01H501U)",
+        "{value!r} ({length} caratteri) non è un codice fiscale (16, come RSSMRA80A01H501U)",
+    ),
+    ProblemCode.FISCAL_CODE_CHECKSUM: (
+        "{value}: the check character (the last one) does not match; probably a typo",
+        "{value}: il carattere di controllo (l'ultimo) non torna; probabile errore di battitura",
+    ),
+    ProblemCode.FISCAL_CODE_BIRTH_DATE: (
+        "{value}: the birth date inside the fiscal code does not exist",
+        "{value}: la data di nascita contenuta nel codice fiscale non esiste",
+    ),
+    ProblemCode.FISCAL_CODE_TEMPORARY: (
+        "{value} is an 11-digit (temporary or company) code: IO reaches only people with a "
+        "16-character fiscal code",
+        "{value} è un codice numerico di 11 cifre (provvisorio o di un ente): IO raggiunge solo "
+        "persone con un codice fiscale di 16 caratteri",
+    ),
+    ProblemCode.SUBJECT_MISSING: (
+        "no subject: the cell is empty and there is no template subject",
+        "manca l'oggetto: la cella è vuota e il modello non ha un oggetto",
+    ),
+    ProblemCode.SUBJECT_TOO_SHORT: (
+        f"the subject is {{length}} characters long, IO needs at least 10 ({_LIMITS_EN})",
+        f"l'oggetto è lungo {{length}} caratteri, IO ne chiede almeno 10 ({_LIMITS_IT})",
+    ),
+    ProblemCode.SUBJECT_TOO_LONG: (
+        f"the subject is {{length}} characters long, IO allows at most 120 ({_LIMITS_EN})",
+        f"l'oggetto è lungo {{length}} caratteri, IO ne accetta al massimo 120 ({_LIMITS_IT})",
+    ),
+    ProblemCode.MARKDOWN_MISSING: (
+        "no message text: the cell is empty and there is no template text",
+        "manca il testo: la cella è vuota e il modello non ha un testo",
+    ),
+    ProblemCode.MARKDOWN_TOO_SHORT: (
+        f"the text is {{length}} characters long, IO needs at least 80 ({_LIMITS_EN})",
+        f"il testo è lungo {{length}} caratteri, IO ne chiede almeno 80 ({_LIMITS_IT})",
+    ),
+    ProblemCode.MARKDOWN_TOO_LONG: (
+        f"the text is {{length}} characters long, IO allows at most 10000 ({_LIMITS_EN})",
+        f"il testo è lungo {{length}} caratteri, IO ne accetta al massimo 10000 ({_LIMITS_IT})",
+    ),
+    ProblemCode.PLACEHOLDER_MISSING: (
+        "the template uses {{{placeholder}}} but the file has no such column",
+        "il modello usa {{{placeholder}}} ma il file non ha questa colonna",
+    ),
+    ProblemCode.PLACEHOLDER_EMPTY: (
+        "the template uses {{{placeholder}}} but this cell is empty",
+        "il modello usa {{{placeholder}}} ma questa cella è vuota",
+    ),
+    ProblemCode.PLACEHOLDER_BAD_VALUE: (
+        "{value!r} cannot be shown as {helper} (placeholder {{{placeholder}}})",
+        "{value!r} non si può mostrare come {helper} (segnaposto {{{placeholder}}})",
+    ),
+    ProblemCode.AMOUNT_NOT_CENTS: (
+        "{value!r} looks like euros, but amounts are in euro cents (write 1250 for € 12,50), "
+        'unless the template declares amount_unit = "euro"',
+        "{value!r} sembra in euro, ma gli importi vanno in centesimi (1250 per € 12,50), "
+        'a meno che il modello dichiari amount_unit = "euro"',
+    ),
+    ProblemCode.AMOUNT_FORMAT: (
+        "{value!r} is not an amount in {unit}",
+        "{value!r} non è un importo in {unit}",
+    ),
+    ProblemCode.AMOUNT_RANGE: (
+        "amount {value} is out of range: IO takes 1 to 9999999999 euro cents",
+        "l'importo {value} è fuori intervallo: IO accetta da 1 a 9999999999 centesimi",
+    ),
+    ProblemCode.NOTICE_NUMBER_FORMAT: (
+        "{value!r} is not a pagoPA notice number (18 digits, the first 0-3; "
+        "did a spreadsheet drop the leading zeros?)",
+        "{value!r} non è un numero avviso pagoPA (18 cifre, la prima da 0 a 3; "
+        "il foglio di calcolo ha tolto gli zeri iniziali?)",
+    ),
+    ProblemCode.PAYMENT_INCOMPLETE: (
+        "a payment needs both amount and notice_number, but {column} is empty",
+        "un pagamento richiede importo e numero avviso, ma {column} è vuoto",
+    ),
+    ProblemCode.PAYEE_FORMAT: (
+        "{value!r} is not an organisation fiscal code (11 digits)",
+        "{value!r} non è un codice fiscale di ente (11 cifre)",
+    ),
+    ProblemCode.PAYEE_CHECKSUM: (
+        "{value!r}: 11 digits, but not a valid organisation fiscal code (check digit or office)",
+        "{value!r}: 11 cifre, ma non è un codice fiscale di ente valido (cifra di controllo)",
+    ),
+    ProblemCode.DATE_FORMAT: (
+        "{value!r} is not a date or does not exist in Italian time "
+        "(write 2027-01-31, 31/01/2027 or 2027-01-31T12:00:00+01:00)",
+        "{value!r} non è una data o non esiste nell'ora italiana "
+        "(scrivere 2027-01-31, 31/01/2027 o 2027-01-31T12:00:00+01:00)",
+    ),
+    ProblemCode.BOOLEAN_FORMAT: (
+        "{value!r} is not yes or no (write sì/no, true/false, vero/falso or 1/0)",
+        "{value!r} non è sì o no (scrivere sì/no, true/false, vero/falso o 1/0)",
+    ),
+    ProblemCode.CHOICE_INVALID: (
+        "{value!r} is not one of {choices}",
+        "{value!r} non è uno tra {choices}",
+    ),
+    ProblemCode.TIME_TO_LIVE_RANGE: (
+        "{value!r} is not a whole number of seconds from 3600 to 604800",
+        "{value!r} non è un numero intero di secondi tra 3600 e 604800",
+    ),
+    ProblemCode.THIRD_PARTY_ID_MISSING: (
+        "remote-content fields are set but third_party_id is empty",
+        "ci sono campi di contenuto remoto ma third_party_id è vuoto",
+    ),
+    ProblemCode.CONFIGURATION_ID_MISSING: (
+        "remote content (third_party_id) needs a configuration_id",
+        "il contenuto remoto (third_party_id) richiede un configuration_id",
+    ),
+    ProblemCode.CONFIGURATION_ID_FORMAT: (
+        "{value!r} is not a ULID (26 characters, like 01ARZ3NDEKTSV4RRFFQ69G5FAV)",
+        "{value!r} non è un ULID (26 caratteri, come 01ARZ3NDEKTSV4RRFFQ69G5FAV)",
+    ),
+    ProblemCode.ATTACHMENTS_NEED_ADVANCED: (
+        "attachments need feature_level_type ADVANCED (Premium)",
+        "gli allegati richiedono feature_level_type ADVANCED (Premium)",
+    ),
+    ProblemCode.SUBJECT_PERSONAL_DATA: (
+        "the subject contains personal data from column {column}: AgID guidelines ask to keep "
+        "personal data out of the subject",
+        "l'oggetto contiene dati personali della colonna {column}: le linee guida AgID chiedono "
+        "di non metterli nell'oggetto",
+    ),
+    ProblemCode.MARKDOWN_HTML: (
+        "the text contains raw HTML ({value}): the IO app does not render it",
+        "il testo contiene HTML ({value}): l'app IO non lo interpreta",
+    ),
+    ProblemCode.DUE_DATE_PAST: (
+        "the due date {value} is already past",
+        "la scadenza {value} è già passata",
+    ),
+    ProblemCode.DUPLICATE: (
+        "same fiscal code as row {other_row}: one message per person, this row is not sent",
+        "stesso codice fiscale della riga {other_row}: un messaggio per persona, questa riga "
+        "non viene inviata",
+    ),
+}
+
+
+def message_for(code: ProblemCode, language: Language = "en", **context: object) -> str:
+    """The sentence for ``code`` in ``language``, with ``context`` filled in."""
+    english, italian = MESSAGES[code]
+    return (italian if language == "it" else english).format(**context)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong (or worth a look) in one row; ``column`` is the file's own header."""
+
+    row: int
+    column: str | None
+    code: ProblemCode
+    severity: Severity
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity is Severity.WARNING
+
+
+class CampaignFileError(Exception):
+    """The file (or template) as a whole cannot be used; the message names it and says why."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason

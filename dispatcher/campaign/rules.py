@@ -1,0 +1,407 @@
+"""IO's ``NewMessage`` constraints as polars expressions: one Boolean column per rule.
+
+A :class:`Plan` is built once per campaign from the resolved header, the template and the
+defaults. It knows, for any slice of the input frame, how to derive the typed values (the
+normalised fiscal code, cents, UTC due date, the rendered subject and text) and which rule
+flags are up. Rules exist only for fields the campaign actually has, so a plain file with
+three columns pays for three columns.
+
+Nothing here creates Python objects per row: ``campaign.py`` asks for flags over the whole
+file in chunks, and for values and details only for the rows someone looks at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+from stdnum.exceptions import ValidationError
+from stdnum.it import iva
+
+from dispatcher.campaign import values as v
+from dispatcher.campaign.fiscal_code import normalise_expr, verdict_expr
+from dispatcher.campaign.headers import PERSONAL_KEYS
+from dispatcher.campaign.problems import ProblemCode as P
+from dispatcher.campaign.template import Placeholder, Template, Text
+
+TEXT_FIELDS = ("subject", "markdown")
+BOOLEAN_FIELDS = ("invalid_after_due_date", "has_remote_content", "has_attachments",
+                  "require_secure_channels")
+CHOICES = {"feature_level_type": ("STANDARD", "ADVANCED"),
+           "has_precondition": ("ALWAYS", "ONCE", "NEVER")}
+THIRD_PARTY_EXTRAS = ("configuration_id", "has_remote_content", "has_attachments",
+                      "has_precondition", "summary", "original_sender", "original_receipt_date")
+# Fields whose own rule already reports a bad value, so a placeholder need not repeat it.
+_TYPED = ("amount", "due_date", "original_receipt_date")
+_FISCAL_VERDICTS = {"missing": P.FISCAL_CODE_MISSING, "temporary": P.FISCAL_CODE_TEMPORARY,
+                    "format": P.FISCAL_CODE_FORMAT, "checksum": P.FISCAL_CODE_CHECKSUM,
+                    "birth_date": P.FISCAL_CODE_BIRTH_DATE}
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """``expr`` is true where the problem is; ``detail`` quotes the value in the message."""
+
+    flag: str
+    code: P
+    column: str
+    expr: pl.Expr
+    detail: pl.Expr | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+def _payee_verdicts(codes: pl.Series) -> pl.Series:
+    """python-stdnum ``it.iva`` on each distinct payee (a campaign has one or a few)."""
+    verdicts: dict[str, str] = {}
+    for code in codes.drop_nulls().unique().to_list():
+        if not (len(code) == 11 and code.isdigit()):
+            verdicts[code] = "format"
+            continue
+        try:
+            iva.validate(code)
+        except ValidationError:
+            verdicts[code] = "checksum"
+    return codes.replace_strict(verdicts, default=None, return_dtype=pl.String)
+
+
+class Plan:
+    """How to derive payload values and rule flags from any slice of the input frame."""
+
+    def __init__(
+        self,
+        file_columns: tuple[str, ...],
+        template: Template | None,
+        *,
+        defaults: Mapping[str, str],
+        amount_unit: v.AmountUnit,
+        now: datetime,
+    ) -> None:
+        self.file_columns = frozenset(file_columns)
+        self.defaults = dict(defaults)
+        self.template = template
+        self.amount_unit = amount_unit
+        self.now = now
+        self.stages: list[dict[str, pl.Expr]] = [{}, {}, {}, {}, {}]
+        self.rules: list[Rule] = []
+        self.payload_columns: list[str] = ["__cf", "__subject", "__markdown"]
+        self._build()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def has(self, name: str) -> bool:
+        return name in self.file_columns or name in self.defaults
+
+    def _derive(self, stage: int, name: str, expr: pl.Expr, payload: bool = False) -> pl.Expr:
+        self.stages[stage][name] = expr.alias(name)
+        if payload:
+            self.payload_columns.append(name)
+        return pl.col(name)
+
+    def _rule(self, code: P, column: str, expr: pl.Expr, detail: pl.Expr | None = None,
+              **context: str) -> None:
+        flag = f"__f{len(self.rules)}"
+        self.rules.append(Rule(flag, code, column, expr.fill_null(False), detail, context))
+
+    def value(self, name: str) -> pl.Expr:
+        """The cleaned cell, or the campaign default where the cell is empty."""
+        return pl.col(f"__v_{name}")
+
+    def _cell(self, name: str) -> pl.Expr:
+        return v.clean(pl.col(name)) if name in self.file_columns else pl.lit(None, pl.String)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        names = (self.file_columns | set(self.defaults)) - {"fiscal_code", *TEXT_FIELDS}
+        for name in sorted(names):
+            cell = self._cell(name)
+            if name in self.defaults:
+                cell = pl.coalesce(cell, pl.lit(self.defaults[name]))
+            self._derive(0, f"__v_{name}", cell)
+        self._fiscal_code()
+        self._payment()
+        self._dates()
+        self._scalars()
+        self._third_party()
+        self._texts()
+
+    def _fiscal_code(self) -> None:
+        code = self._derive(0, "__cf", normalise_expr(pl.col("fiscal_code")))
+        verdict = self._derive(1, "__cfv", verdict_expr(code))
+        for name, code_ in _FISCAL_VERDICTS.items():
+            self._rule(code_, "fiscal_code", verdict == name, detail=code)
+
+    def _payment(self) -> None:
+        if not (self.has("amount") or self.has("notice_number")):
+            return
+        amount_text = self.value("amount") if self.has("amount") else pl.lit(None, pl.String)
+        cents = self._derive(1, "__amount_raw", v.amount_cents(amount_text, self.amount_unit))
+        problem = self._derive(2, "__amount_p", v.amount_problem(amount_text, cents,
+                                                                 self.amount_unit))
+        unit = "euro cents" if self.amount_unit == "cents" else "euro"
+        self._rule(P.AMOUNT_NOT_CENTS, "amount", problem == "not_cents", amount_text)
+        self._rule(P.AMOUNT_FORMAT, "amount", problem == "format", amount_text, unit=unit)
+        self._rule(P.AMOUNT_RANGE, "amount", problem == "range", amount_text)
+        notice_text = (self.value("notice_number") if self.has("notice_number")
+                       else pl.lit(None, pl.String))
+        notice = notice_text.str.replace_all(r"\s", "")
+        bad_notice = notice.is_not_null() & ~notice.str.contains(v.NOTICE_NUMBER_PATTERN)
+        self._rule(P.NOTICE_NUMBER_FORMAT, "notice_number", bad_notice, notice_text)
+        self._rule(P.PAYMENT_INCOMPLETE, "amount",
+                   amount_text.is_null() & notice_text.is_not_null())
+        self._rule(P.PAYMENT_INCOMPLETE, "notice_number",
+                   notice_text.is_null() & amount_text.is_not_null())
+        complete = cents.is_not_null() & problem.is_null() & ~bad_notice & notice.is_not_null()
+        self._derive(3, "__amount", pl.when(complete).then(cents), payload=True)
+        self._derive(1, "__notice", notice, payload=True)
+        if self.has("payee_fiscal_code"):
+            payee = self.value("payee_fiscal_code").str.replace_all(r"\s", "")
+            verdict = self._derive(1, "__payee_p", payee.map_batches(
+                _payee_verdicts, return_dtype=pl.String))
+            self._rule(P.PAYEE_FORMAT, "payee_fiscal_code", verdict == "format", payee)
+            self._rule(P.PAYEE_CHECKSUM, "payee_fiscal_code", verdict == "checksum", payee)
+            self._derive(1, "__payee", payee, payload=True)
+
+    def _instant(self, name: str) -> pl.Expr | None:
+        """Parsed UTC instant of a date field, with its format rule; None if absent."""
+        if not self.has(name):
+            return None
+        column = f"__t_{name}"
+        if column not in self.stages[1]:
+            text = self.value(name)
+            instant = self._derive(1, column, v.parse_instant(text))
+            self._rule(P.DATE_FORMAT, name, text.is_not_null() & instant.is_null(), text)
+        return pl.col(column)
+
+    def _dates(self) -> None:
+        due = self._instant("due_date")
+        if due is not None:
+            self._derive(2, "__due", v.iso_utc(due), payload=True)
+            self._rule(P.DUE_DATE_PAST, "due_date", due < pl.lit(self.now),
+                       self.value("due_date"))
+
+    def _scalars(self) -> None:
+        for name in BOOLEAN_FIELDS:
+            if self.has(name):
+                text = self.value(name)
+                parsed = self._derive(1, f"__b_{name}", v.parse_bool(text),
+                                      payload=name in ("invalid_after_due_date",
+                                                       "require_secure_channels"))
+                self._rule(P.BOOLEAN_FORMAT, name, text.is_not_null() & parsed.is_null(), text)
+        for name, choices in CHOICES.items():
+            if self.has(name):
+                text = self.value(name)
+                upper = text.str.to_uppercase()
+                ok = upper.is_in(choices)
+                self._derive(1, f"__c_{name}", pl.when(ok).then(upper),
+                             payload=name == "feature_level_type")
+                self._rule(P.CHOICE_INVALID, name, text.is_not_null() & ~ok, text,
+                           choices=", ".join(choices))
+        if self.has("time_to_live"):
+            text = self.value("time_to_live")
+            seconds = v.parse_whole(text)
+            ok = (seconds >= 3600) & (seconds <= 604800)
+            self._derive(1, "__ttl", pl.when(ok).then(seconds), payload=True)
+            self._rule(P.TIME_TO_LIVE_RANGE, "time_to_live",
+                       text.is_not_null() & ~ok.fill_null(False), text)
+
+    def _third_party(self) -> None:
+        present = [name for name in ("third_party_id", *THIRD_PARTY_EXTRAS) if self.has(name)]
+        if not present:
+            return
+        tp_id = self.value("third_party_id") if self.has("third_party_id") else pl.lit(None,
+                                                                                       pl.String)
+        # Only cells count here: a campaign default alone does not ask for remote content.
+        extras = [self._cell(n).is_not_null() for n in THIRD_PARTY_EXTRAS
+                  if n in self.file_columns]
+        if extras:
+            self._rule(P.THIRD_PARTY_ID_MISSING, "third_party_id",
+                       tp_id.is_null() & pl.any_horizontal(extras))
+        if not self.has("third_party_id"):
+            return
+        self._derive(1, "__tp_id", tp_id, payload=True)
+        config = (self.value("configuration_id") if self.has("configuration_id")
+                  else pl.lit(None, pl.String))
+        self._rule(P.CONFIGURATION_ID_MISSING, "configuration_id",
+                   tp_id.is_not_null() & config.is_null())
+        self._rule(P.CONFIGURATION_ID_FORMAT, "configuration_id",
+                   config.is_not_null() & ~config.str.contains(v.ULID_PATTERN), config)
+        if self.has("configuration_id"):
+            self._derive(1, "__tp_cfg", config, payload=True)
+        if self.has("has_attachments"):
+            level = (pl.col("__c_feature_level_type") if self.has("feature_level_type")
+                     else pl.lit(None, pl.String))
+            attach = pl.col("__b_has_attachments")
+            self._rule(P.ATTACHMENTS_NEED_ADVANCED, "has_attachments",
+                       tp_id.is_not_null() & attach & (level.fill_null("STANDARD") != "ADVANCED"))
+            self._derive(2, "__tp_attach", attach, payload=True)
+        if self.has("has_remote_content"):
+            self._derive(2, "__tp_remote", pl.col("__b_has_remote_content"), payload=True)
+        if self.has("has_precondition"):
+            self._derive(2, "__tp_pre", pl.col("__c_has_precondition"), payload=True)
+        for name, column in (("summary", "__tp_summary"), ("original_sender", "__tp_sender")):
+            if self.has(name):
+                self._derive(1, column, self.value(name), payload=True)
+        receipt = self._instant("original_receipt_date")
+        if receipt is not None:
+            self._derive(2, "__tp_receipt", v.iso_utc(receipt), payload=True)
+
+    # -- subject and text -----------------------------------------------------------------
+
+    def _placeholder_value(self, placeholder: Placeholder) -> tuple[pl.Expr, pl.Expr]:
+        """(shown text, raw value) for one placeholder; shown is null when it cannot show."""
+        name, helper = placeholder.name, placeholder.helper
+        if name == "fiscal_code":
+            raw = pl.col("__cf")
+        elif self.has(name):
+            raw = self.value(name)
+        else:
+            raw = pl.lit(None, pl.String)
+        if helper == "euro":
+            cents = v.amount_cents(raw, self.amount_unit)
+            ok = v.amount_problem(raw, cents, self.amount_unit).is_null()
+            return pl.when(ok).then(v.format_euro(cents)), raw
+        if helper in ("date", "long_date", "time"):
+            formatter = {"date": v.format_date, "long_date": v.format_long_date,
+                         "time": v.format_time}[helper]
+            shown = v.by_distinct(raw, lambda text: formatter(v.parse_instant_text(text)),
+                                  pl.String())
+            return shown, raw
+        if helper == "upper":
+            return raw.str.to_uppercase(), raw
+        if helper == "lower":
+            return raw.str.to_lowercase(), raw
+        return raw, raw
+
+    def _render(self, text: Text) -> tuple[pl.Expr, pl.Expr]:
+        """The rendered text and its UTF-16 length, null when a placeholder has no value.
+
+        The length is summed from the parts (literals counted once, in Python), so the
+        validation pass never builds a million message bodies just to measure them.
+        """
+        parts = [pl.lit(part) if isinstance(part, str)
+                 else pl.col(f"__ph_{part.name}_{part.helper}") for part in text.parts]
+        literal = sum(v.utf16_units(part) for part in text.parts if isinstance(part, str))
+        length: pl.Expr = pl.lit(literal, pl.Int64)
+        for part in text.placeholders:
+            shown = pl.col(f"__ph_{part.name}_{part.helper}")
+            # helpers other than upper/lower produce BMP text: characters are UTF-16 units
+            typed = part.helper not in (None, "upper", "lower")
+            length = length + (shown.str.len_chars().cast(pl.Int64) if typed
+                               else v.utf16_length(shown))
+        return pl.concat_str(parts, ignore_nulls=False), length
+
+    def _texts(self) -> None:
+        template = self.template
+        uses: dict[str, pl.Expr] = {}
+        for name in TEXT_FIELDS:
+            cell = self._cell(name)
+            if name == "markdown":
+                cell = cell.str.replace_all("\r\n", "\n", literal=True)
+            compiled: Text | None = getattr(template, name) if template else None
+            if compiled is None:
+                self._derive(3, f"__{name}", cell)
+                self._derive(3, f"__len_{name}", v.utf16_length(cell))
+                self._rule(P.SUBJECT_MISSING if name == "subject" else P.MARKDOWN_MISSING,
+                           name, cell.is_null())
+                continue
+            uses[name] = self._derive(0, f"__uses_{name}", cell.is_null())
+            rendered, length = self._render(compiled)
+            self._derive(3, f"__{name}", pl.coalesce(cell, rendered))
+            if name in self.file_columns:
+                length = pl.when(cell.is_not_null()).then(v.utf16_length(cell)).otherwise(length)
+            self._derive(3, f"__len_{name}", length)
+        self._placeholders(uses)
+        for name, low, high in (("subject", 10, 120), ("markdown", 80, 10000)):
+            length = pl.col(f"__len_{name}")
+            short = P.SUBJECT_TOO_SHORT if name == "subject" else P.MARKDOWN_TOO_SHORT
+            long_ = P.SUBJECT_TOO_LONG if name == "subject" else P.MARKDOWN_TOO_LONG
+            self._rule(short, name, length < low, length)
+            self._rule(long_, name, length > high, length)
+        subject = pl.col("__subject").str.to_lowercase()
+        personal = ["fiscal_code", *sorted(n for n in self.file_columns if n in PERSONAL_KEYS)]
+        for name in personal:
+            needle = (pl.col("__cf") if name == "fiscal_code" else self.value(name))
+            needle = needle.str.to_lowercase()
+            self._rule(P.SUBJECT_PERSONAL_DATA, name,
+                       (needle.str.len_chars() >= 3) & subject.str.contains(needle, literal=True))
+        self._html(uses)
+
+    def _html(self, uses: dict[str, pl.Expr]) -> None:
+        """Raw HTML in the text, looked for in the cell and in placeholder values only.
+
+        HTML written in the template itself is the same on every row: ``Campaign`` reports
+        it once, as a note, instead of once per row.
+        """
+        sources = [self._cell("markdown")] if "markdown" in self.file_columns else []
+        if "markdown" in uses and self.template and self.template.markdown:
+            sources += [pl.col(f"__ph_{p.name}_{p.helper}")
+                        for p in self.template.markdown.placeholders]
+        if not sources:
+            return
+        found = pl.coalesce([s.str.extract(v.HTML_PATTERN, 0) for s in sources])
+        self._rule(P.MARKDOWN_HTML, "markdown",
+                   pl.any_horizontal(s.str.contains(v.HTML_PATTERN) for s in sources), found)
+
+    def _placeholders(self, uses: dict[str, pl.Expr]) -> None:
+        template = self.template
+        if template is None:
+            return
+        used_by: dict[str, list[str]] = {}
+        seen: dict[tuple[str, str | None], Placeholder] = {}
+        for text_name in uses:
+            compiled: Text = getattr(template, text_name)
+            for placeholder in compiled.placeholders:
+                used_by.setdefault(placeholder.name, [])
+                if text_name not in used_by[placeholder.name]:
+                    used_by[placeholder.name].append(text_name)
+                seen.setdefault((placeholder.name, placeholder.helper), placeholder)
+        for (name, helper), placeholder in seen.items():
+            shown, raw = self._placeholder_value(placeholder)
+            self._derive(2, f"__ph_{name}_{helper}", shown)
+            used = pl.any_horizontal([uses[t] for t in used_by[name]])
+            if helper and name not in _TYPED and (self.has(name) or name == "fiscal_code"):
+                self._rule(P.PLACEHOLDER_BAD_VALUE, name,
+                           used & raw.is_not_null() & shown.is_null(), raw,
+                           placeholder=placeholder.text, helper=placeholder.helper or "")
+        for name in used_by:
+            first = next(p for (n, _), p in seen.items() if n == name)
+            used = pl.any_horizontal([uses[t] for t in used_by[name]])
+            if name == "fiscal_code":
+                continue  # the fiscal code rules already speak for an empty cell
+            if not self.has(name):
+                self._rule(P.PLACEHOLDER_MISSING, name, used, placeholder=first.label)
+            else:
+                self._rule(P.PLACEHOLDER_EMPTY, name, used & self.value(name).is_null(),
+                           placeholder=first.label)
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def lazy(self, chunk: pl.DataFrame) -> pl.LazyFrame:
+        """``chunk`` with every derived column added (polars prunes the unused ones)."""
+        frame = chunk.lazy()
+        for stage in self.stages:
+            if stage:
+                frame = frame.with_columns(stage.values())
+        return frame
+
+    def flags(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """The normalised fiscal code and one Boolean column per rule."""
+        return self.lazy(chunk).select(
+            pl.col("__cf"), *(rule.expr.alias(rule.flag) for rule in self.rules)
+        ).collect()
+
+    def details(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """Payload values, flags and message details: for rows someone will look at."""
+        return self.lazy(chunk).select(
+            *(pl.col(c) for c in self.payload_columns),
+            *(rule.expr.alias(rule.flag) for rule in self.rules),
+            *(rule.detail.cast(pl.String).alias(f"__d{rule.flag}") for rule in self.rules
+              if rule.detail is not None),
+        ).collect()
+
+    def payload_values(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """Only what the payload needs (the fast path for valid rows)."""
+        return self.lazy(chunk).select(pl.col(c) for c in self.payload_columns).collect()

@@ -1,0 +1,245 @@
+"""``dispatcher simulator``: serve the embedded IO API simulator until Ctrl+C."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from dispatcher.commands._output import abort, console, err_console
+from dispatcher.exitcodes import ExitCode
+
+DEFAULT_PORT = 8787
+
+
+def _share(help_text: str) -> Any:
+    return typer.Option(None, min=0.0, max=1.0, help=help_text, show_default=False)
+
+
+def command(
+    host: str | None = typer.Option(
+        None, "--host",
+        help="Address to listen on (default: 127.0.0.1). A non-loopback address is served "
+             "only when given here, with a warning: the demo keys are public.",
+        show_default=False,
+    ),
+    port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535,
+                             help="TCP port; 0 picks a free one (printed on stdout)."),
+    keys_file: Path | None = typer.Option(
+        None, "--keys-file",
+        help="TOML or JSON file with a 'keys' list (key, ente, service_id, sandbox, "
+             "authorized_recipients, premium_write, premium_read, third_party, payee, "
+             "feed_read, max_allowed_payment_amount, remote_configurations, "
+             "organization_fiscal_code), optional 'rate' and 'ente_rates'. Replaces the "
+             "default key 'demo-key'.",
+        show_default=False,
+    ),
+    rate: str | None = typer.Option(
+        None, "--rate",
+        help="Gateway window per ente, shared by all its keys and endpoints, e.g. 150/5s "
+             "(default: 150/5s); 0 = unlimited.",
+        show_default=False,
+    ),
+    ente_rate: list[str] | None = typer.Option(
+        None, "--ente-rate",
+        help="Per-ente window override, ENTE=RATE (e.g. comune=250/5s); repeatable.",
+        show_default=False,
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of the population draw and of the faults (default: 0).",
+        show_default=False,
+    ),
+    share_missing: float | None = _share(
+        "Share of fiscal codes without an IO profile: 404, messages REJECTED (default: 0.1)."),
+    share_blocked: float | None = _share(
+        "Share of citizens who blocked the service: sender_allowed false (default: 0.05)."),
+    population_file: Path | None = typer.Option(
+        None, "--population-file",
+        help="CSV (fiscal_code,state) or JSON file; state is allowed, blocked or missing. "
+             "Unlisted codes still get the seeded draw.",
+        show_default=False,
+    ),
+    processing_delay: float | None = typer.Option(
+        None, "--processing-delay", min=0.0,
+        help="Seconds from 201 to PROCESSED/REJECTED/FAILED (default: 0.2); 0 = at once.",
+        show_default=False,
+    ),
+    max_payment_amount: int | None = typer.Option(
+        None, "--max-payment-amount", min=0, max=9_999_999_999,
+        help="Payment cap in euro cents for every key (IO's real default is 0, which makes "
+             "payment messages fail with 400) (default: demo-key 9999999999).",
+        show_default=False,
+    ),
+    latency_ms: float | None = typer.Option(
+        None, "--latency-ms", min=0.0, help="Fixed latency added to faulty endpoints (default: 0).",
+        show_default=False,
+    ),
+    jitter_ms: float | None = typer.Option(
+        None, "--jitter-ms", min=0.0,
+        help="Random extra latency: mean (exponential) or width (uniform) (default: 0).",
+        show_default=False,
+    ),
+    jitter: str | None = typer.Option(
+        None, "--jitter",
+        help="Jitter distribution: exponential or uniform (default: exponential).",
+        show_default=False,
+    ),
+    reset_before: float | None = _share(
+        "Share of requests whose connection is reset before processing: nothing stored."),
+    gateway_errors: float | None = _share(
+        "Share of 502/504 gateway answers before the backend: nothing stored."),
+    errors_500: float | None = _share(
+        "Share of backend 500 ProblemJson answers, returned before storing."),
+    gateway_errors_after_store: float | None = _share(
+        "Share of 504 answers after the message was stored (ambiguous for the client)."),
+    drop_after_store: float | None = _share(
+        "Share of connections closed with no response after the message was stored."),
+    processing_failures: float | None = _share(
+        "Share of stored messages that end FAILED instead of PROCESSED/REJECTED."),
+    fault_endpoints: str | None = typer.Option(
+        None, "--fault-endpoints",
+        help="Comma list of endpoints the faults and latency apply to: messages, profiles, "
+             "message_status, subscriptions_feed (default: messages).",
+        show_default=False,
+    ),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
+) -> None:
+    """Serve a simulated IO API (profiles, messages, status, subscriptions feed) on loopback.
+
+    The default key is 'demo-key' (ente 'demo', service 'demo-service') with every
+    permission: Premium, third-party data, payee, subscriptions feed, payments up to
+    9999999999 cents and the remote-content configuration 01J0000000000000000000DEM0.
+    The API is under /api/v1; point the dispatcher at it with
+    IO_BASE_URL=http://127.0.0.1:PORT/api/v1 IO_API_KEY=demo-key.
+
+    The control surface (no key, no rate limit) is under /__sim__/: GET inbox, inbox/{cf},
+    stats, config; PATCH config (faults, rate, ...); POST reset, citizens/{cf}
+    (consent/profile), messages/{id} (read/paid), feed, clock/advance.
+    """
+    from dispatcher.simulator import ConfigError
+
+    try:
+        config = build_config(
+            keys_file=keys_file, max_payment_amount=max_payment_amount, rate=rate,
+            ente_rate=ente_rate, seed=seed, share_missing=share_missing,
+            share_blocked=share_blocked, population_file=population_file,
+            processing_delay=processing_delay, latency_ms=latency_ms, jitter_ms=jitter_ms,
+            jitter=jitter, reset_before=reset_before, gateway_errors=gateway_errors,
+            errors_500=errors_500, gateway_errors_after_store=gateway_errors_after_store,
+            drop_after_store=drop_after_store, processing_failures=processing_failures,
+            fault_endpoints=fault_endpoints,
+        )
+    except ConfigError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    _serve(config, host, port, log_level)
+
+
+def build_config(*, keys_file: Path | None = None, max_payment_amount: int | None = None,
+                 **flags: Any) -> Any:
+    """The ``SimulatorConfig`` the flags describe: defaults, then the keys file, then flags.
+
+    Raises ``ConfigError`` with a message naming the bad setting.
+    """
+    from dispatcher.simulator import SimulatorConfig, apply_changes, load_keys_file
+
+    config = SimulatorConfig()
+    if keys_file is not None:
+        config = apply_changes(config, load_keys_file(keys_file))
+    config = apply_changes(config, _changes(**flags))
+    if max_payment_amount is not None:
+        keys = [{**_key_dict(k), "max_allowed_payment_amount": max_payment_amount}
+                for k in config.keys]
+        config = apply_changes(config, {"keys": keys})
+    return config
+
+
+def _changes(**flags: Any) -> dict[str, Any]:
+    """Only the flags that were given, shaped as a config change set."""
+    faults = {
+        name: flags.get(flag) for flag, name in (
+            ("seed", "seed"), ("latency_ms", "latency_ms"), ("jitter_ms", "jitter_ms"),
+            ("jitter", "jitter"), ("reset_before", "reset_before_share"),
+            ("gateway_errors", "gateway_error_share"), ("errors_500", "error_500_share"),
+            ("gateway_errors_after_store", "gateway_error_after_store_share"),
+            ("drop_after_store", "drop_after_store_share"),
+            ("processing_failures", "processing_failure_share"),
+            ("fault_endpoints", "endpoints"),
+        ) if flags.get(flag) is not None
+    }
+    population = {
+        name: flags.get(flag) for flag, name in (
+            ("seed", "seed"), ("share_missing", "share_missing"),
+            ("share_blocked", "share_blocked"),
+        ) if flags.get(flag) is not None
+    }
+    if flags.get("population_file") is not None:
+        population["file"] = str(flags["population_file"])
+    changes: dict[str, Any] = {}
+    if faults:
+        changes["faults"] = faults
+    if population:
+        changes["population"] = population
+    if flags.get("rate") is not None:
+        changes["rate"] = flags["rate"]
+    if flags.get("ente_rate"):
+        pairs = [item.partition("=") for item in flags["ente_rate"]]
+        bad = [item for item, (_, sep, value) in zip(flags["ente_rate"], pairs, strict=True)
+               if not sep or not value]
+        if bad:
+            from dispatcher.simulator import ConfigError
+
+            raise ConfigError(f"--ente-rate expects ENTE=RATE, got {bad}")
+        changes["ente_rates"] = {ente: value for ente, _, value in pairs}
+    if flags.get("processing_delay") is not None:
+        changes["processing_delay_s"] = flags["processing_delay"]
+    return changes
+
+
+def _key_dict(key: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {name: sorted(value) if isinstance(value, frozenset) else value
+            for name, value in asdict(key).items()}
+
+
+def _serve(config: Any, host: str | None, port: int, log_level: str) -> None:
+    import uvicorn
+
+    from dispatcher.simulator import create_app
+    from dispatcher.simulator.server import bind_socket, uvicorn_config
+
+    address = host or "127.0.0.1"
+    try:
+        app = create_app(config)
+        sock = bind_socket(address, port, allow_non_loopback=host is not None)
+    except OSError as exc:
+        abort(f"cannot listen on {address}:{port}: {exc.strerror or exc}", ExitCode.CONFIG_ERROR)
+    except ValueError as exc:  # ConfigError (unreadable population file) or a refused address
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    bound = sock.getsockname()[1]
+    shown = f"[{address}]" if ":" in address else address
+    url = f"http://{shown}:{bound}"
+    if host is not None and not _is_loopback(address):
+        err_console.print(f"[yellow]warning:[/] serving on {address}: anyone who can reach it "
+                          "can use the public demo keys", markup=True)
+    console.print(f"IO simulator: {url}/api/v1 (control: {url}/__sim__)", markup=False)
+    err_console.print(
+        f"keys: {', '.join(k.ente + '/' + k.service_id for k in config.keys)} · "
+        f"rate {config.rate} per ente · Ctrl+C stops", markup=False,
+    )
+    # uvicorn re-raises the Ctrl+C it handled after a graceful stop: that is a normal exit.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+    import socket
+
+    try:
+        resolved = socket.getaddrinfo(address, None)[0][4][0]
+        return ipaddress.ip_address(resolved).is_loopback
+    except (OSError, ValueError):
+        return False

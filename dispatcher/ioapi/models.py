@@ -1,0 +1,257 @@
+"""The answers a caller gets: values, not exceptions.
+
+A citizen without IO, a 403 "Recipient forbidden" or a message still being processed are
+ordinary results of a bulk run, so each call returns one frozen answer whose ``kind`` (a
+``StrEnum``) says what happened. Every answer carries ``http_status`` (None when no HTTP answer
+arrived), ``attempts`` (requests sent for this call, 429s included) and ``detail`` (ProblemJson
+title and detail, the APIM message or the transport error; masked, never holding the key).
+
+A 404 means "no profile" / "not found" / "not available yet" only when the backend said so with
+a ProblemJson; APIM's own 404 (an unknown route, e.g. a wrong ``IO_BASE_URL``) is ``rejected``,
+so a misconfigured run cannot quietly mark every citizen as having no IO.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dispatcher.ioapi.outcomes import IOApiError, MaybeSent, Rejected
+
+__all__ = [
+    "Answer",
+    "FeedAnswer",
+    "FeedKind",
+    "MessageAnswer",
+    "MessageKind",
+    "MessageStatus",
+    "ProfileAnswer",
+    "ProfileKind",
+    "SubmitAnswer",
+    "SubmitKind",
+]
+
+
+class ProfileKind(StrEnum):
+    ALLOWED = "allowed"
+    NOT_ALLOWED = "not_allowed"  # 200 with sender_allowed=false
+    NO_PROFILE = "no_profile"  # 404 ProblemJson: no profile, or its inbox is disabled
+    REJECTED = "rejected"  # other permanent 4xx (403 Recipient forbidden, 400, 401)
+    FAILED = "failed"  # retries or the run's retry budget exhausted
+
+
+class SubmitKind(StrEnum):
+    SENT = "sent"  # 201: accepted and queued
+    REJECTED = "rejected"  # permanent 4xx, detail kept
+    FAILED = "failed"  # provably not stored; safe to retry in a later run
+    AMBIGUOUS = "ambiguous"  # may have reached IO: never resent automatically
+
+
+class MessageKind(StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class FeedKind(StrEnum):
+    FOUND = "found"
+    NOT_AVAILABLE = "not_available"  # 404: the day is not over yet (available at D+1 00:00 UTC)
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class MessageStatus(StrEnum):
+    """IO's processing status (FACTS §3.4); THROTTLED is documented but never written."""
+
+    ACCEPTED = "ACCEPTED"
+    THROTTLED = "THROTTLED"
+    FAILED = "FAILED"
+    PROCESSED = "PROCESSED"
+    REJECTED = "REJECTED"
+
+
+_FINAL_STATUSES = frozenset({MessageStatus.PROCESSED, MessageStatus.REJECTED, MessageStatus.FAILED})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    http_status: int | None
+    attempts: int
+    detail: str | None = None
+
+    @property
+    def is_auth_error(self) -> bool:
+        """IO refused the API key (401): the pipeline should stop the run."""
+        return self.http_status == 401
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileAnswer(Answer):
+    kind: ProfileKind
+    preferred_languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitAnswer(Answer):
+    kind: SubmitKind
+    message_id: str | None = None
+    location: str | None = field(default=None, repr=False)  # holds the fiscal code
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageAnswer(Answer):
+    kind: MessageKind
+    status: str | None = None  # a MessageStatus value, kept as text should IO add one
+    read_status: str | None = None  # READ | UNREAD | UNAVAILABLE, ADVANCED messages only
+    payment_status: str | None = None  # PAID | NOT_PAID, ADVANCED messages only
+    created_at: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """PROCESSED, REJECTED or FAILED: polling again will not change it."""
+        return self.status in _FINAL_STATUSES
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedAnswer(Answer):
+    kind: FeedKind
+    day: datetime.date
+    subscriptions: tuple[str, ...] = ()  # lower-hex SHA-256 of the upper-case fiscal code
+    unsubscriptions: tuple[str, ...] = ()
+
+
+
+@dataclass(frozen=True)
+class Success:
+    """A 2xx answer, as the client hands it over: status, parsed JSON body, Location."""
+
+    status: int
+    body: object
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class Final:
+    """How a call ended: a 2xx or the last error, the requests spent, and why it stopped."""
+
+    result: Success | IOApiError
+    attempts: int
+    note: str | None = None  # e.g. "gave up after 5 attempts"
+
+    @property
+    def http_status(self) -> int | None:
+        if isinstance(self.result, Success):
+            return self.result.status
+        return self.result.http_status
+
+    @property
+    def detail(self) -> str | None:
+        if isinstance(self.result, Success):
+            return self.note
+        text = self.result.detail_text
+        return f"{self.note}: {text}" if self.note else text
+
+    def is_backend_404(self) -> bool:
+        """A 404 told by the backend (ProblemJson), not by APIM for an unknown route."""
+        result = self.result
+        return isinstance(result, Rejected) and result.http_status == 404 and result.problem
+
+
+def _dict(body: object) -> dict[str, object]:
+    return body if isinstance(body, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def profile_answer(final: Final) -> ProfileAnswer:
+    result, detail = final.result, final.detail
+    languages: tuple[str, ...] = ()
+    if isinstance(result, Success):
+        body = _dict(result.body)
+        allowed = body.get("sender_allowed")
+        if isinstance(allowed, bool):
+            kind = ProfileKind.ALLOWED if allowed else ProfileKind.NOT_ALLOWED
+            languages = _strings(body.get("preferred_languages"))
+        else:
+            kind, detail = ProfileKind.FAILED, "profile answer without sender_allowed"
+    elif final.is_backend_404():
+        kind = ProfileKind.NO_PROFILE
+    else:
+        kind = ProfileKind.REJECTED if isinstance(result, Rejected) else ProfileKind.FAILED
+    return ProfileAnswer(kind=kind, http_status=final.http_status, attempts=final.attempts,
+                         detail=detail, preferred_languages=languages)
+
+
+def submit_answer(final: Final) -> SubmitAnswer:
+    result, detail = final.result, final.detail
+    message_id = location = None
+    if isinstance(result, Success):
+        kind, location = SubmitKind.SENT, result.location
+        message_id = _text(_dict(result.body).get("id"))
+        if message_id is None and location:
+            message_id = location.rstrip("/").rsplit("/", 1)[-1] or None
+        if message_id is None:
+            detail = "accepted, but IO returned no message id"
+    elif isinstance(result, Rejected):
+        kind = SubmitKind.REJECTED
+    elif isinstance(result, MaybeSent):
+        kind = SubmitKind.AMBIGUOUS
+    else:
+        kind = SubmitKind.FAILED
+    return SubmitAnswer(kind=kind, http_status=final.http_status, attempts=final.attempts,
+                        detail=detail, message_id=message_id, location=location)
+
+
+def message_answer(final: Final) -> MessageAnswer:
+    result, detail = final.result, final.detail
+    body: dict[str, object] = {}
+    if isinstance(result, Success):
+        body = _dict(result.body)
+        kind = MessageKind.FOUND
+        if _text(body.get("status")) is None:
+            kind, detail = MessageKind.FAILED, "message answer without status"
+    elif final.is_backend_404():
+        kind = MessageKind.NOT_FOUND
+    else:
+        kind = MessageKind.REJECTED if isinstance(result, Rejected) else MessageKind.FAILED
+    return MessageAnswer(
+        kind=kind,
+        http_status=final.http_status,
+        attempts=final.attempts,
+        detail=detail,
+        status=_text(body.get("status")),
+        read_status=_text(body.get("read_status")),
+        payment_status=_text(body.get("payment_status")),
+        created_at=_text(_dict(body.get("message")).get("created_at")),
+    )
+
+
+def feed_answer(final: Final, day: datetime.date) -> FeedAnswer:
+    result, detail = final.result, final.detail
+    body: dict[str, object] = {}
+    if isinstance(result, Success):
+        body = _dict(result.body)
+        kind = FeedKind.FOUND
+        if not isinstance(body.get("subscriptions"), list):
+            kind, detail = FeedKind.FAILED, "feed answer without subscriptions"
+    elif final.is_backend_404():
+        kind = FeedKind.NOT_AVAILABLE
+    else:
+        kind = FeedKind.REJECTED if isinstance(result, Rejected) else FeedKind.FAILED
+    return FeedAnswer(
+        kind=kind,
+        http_status=final.http_status,
+        attempts=final.attempts,
+        detail=detail,
+        day=day,
+        subscriptions=_strings(body.get("subscriptions")),
+        unsubscriptions=_strings(body.get("unsubscriptions")),
+    )

@@ -1,0 +1,396 @@
+"""One request budget per run: a leaky bucket, a retry-hint gate and an adaptive rate.
+
+IO counts every request of an ente (profile checks, sends, status reads) in one sliding window
+of 150 requests per 5 s (FACTS.md §6). Every call of a run therefore waits on one ``Pacer``:
+
+* **The bucket** is aiolimiter's leaky bucket with a small capacity (``burst``, default 1), so
+  requests leave evenly spaced. A leaky bucket admits at most ``rate × t + burst`` requests in any
+  ``t`` seconds, so the Pacer drips at ``(requests − burst) / period``: no window of ``period``
+  seconds then holds more than ``requests`` admissions (``150/5s`` drips at 29.8 req/s).
+  Admission is the right place to pace: the server counts requests by arrival time.
+* **The gate**: after a 429 every caller waits until the server's retry hint has passed.
+* **The controller** (:class:`RateController`, pure and synchronous) cuts the rate ×0.7 on a 429,
+  once per congestion (429s answering requests admitted before the cut are echoes; without
+  that information, 429s within a cool-down are), floors it at 0.5 req/s (botocore's adaptive
+  mode), and grows it back along the CUBIC curve (RFC 9438, C = 0.4) once the gate reopens.
+  While ``x-rate-limit-remaining`` says the window is nearly full it holds the rate instead of
+  probing higher, so after a cut it settles just below the point of the next 429.
+
+The bucket always runs on the event loop's clock (aiolimiter reads ``loop.time()``); the gate,
+the controller and the timeline use the injected :class:`Clock`, which defaults to the same.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+import anyio.lowlevel
+import structlog
+from aiolimiter import AsyncLimiter
+
+from dispatcher.settings import RateSpec
+
+__all__ = [
+    "AdjustableLimiter", "Clock", "FakeClock", "LoopClock", "Pacer", "PacerStatistics",
+    "RateController", "SecondSample", "window_safe_rate",
+]
+
+log = structlog.get_logger("dispatcher.pacing")
+
+
+class Clock(Protocol):
+    """Where the Pacer and the client read time and sleep; swapped for a fake in tests."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The event loop's clock: the one aiolimiter's bucket uses too."""
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class FakeClock:
+    """A clock that moves only when told to (``advance``) or when someone sleeps on it.
+
+    Like trio's ``MockClock.jump``: a sleep returns at once, having moved time forward.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        self._now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+        await anyio.lowlevel.checkpoint()
+
+
+class AdjustableLimiter(AsyncLimiter):
+    """aiolimiter's bucket whose drain rate can change while callers wait.
+
+    aiolimiter computes ``_rate_per_sec`` once, in ``__init__``; assigning ``max_rate`` later only
+    resizes the bucket (aiolimiter#98). ``set_rate`` settles the time elapsed at the old rate,
+    writes the private rate and re-arms the single waker timer. It relies on aiolimiter 1.3
+    internals (``_leak``, ``_wake_next``, ``_rate_per_sec``): pinned in pyproject, covered by tests.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, rate_per_sec: float, capacity: float = 1) -> None:
+        if rate_per_sec <= 0 or capacity < 1:
+            raise ValueError("rate must be positive and capacity at least 1")
+        super().__init__(capacity, capacity / rate_per_sec)
+
+    def set_rate(self, rate_per_sec: float) -> None:
+        """Drain at ``rate_per_sec`` from now on; needs a running event loop."""
+        if rate_per_sec <= 0:
+            raise ValueError("rate must be positive")
+        if rate_per_sec == self._rate_per_sec:
+            return
+        self._leak()
+        self._rate_per_sec = rate_per_sec
+        self.time_period = self.max_rate / rate_per_sec
+        self._wake_next()
+
+
+def window_safe_rate(target: RateSpec, burst: int) -> float:
+    """The drip rate that keeps every ``period``-long window at or under ``requests``.
+
+    A leaky bucket admits at most ``rate × period + burst`` in a window, so the burst is taken out
+    of the window's budget. For specs so small that this would cost more than a tenth of the rate
+    (``5/s``), the spec is read as a plain rate.
+    """
+    spare = target.requests - burst
+    if spare >= 0.9 * target.requests:
+        return spare / target.period
+    return target.per_second
+
+
+class RateController:
+    """The adaptive rate, as a pure function of events and ``now``: no clock, no I/O.
+
+    * ``on_throttled``: multiply the rate by ``decrease_factor`` (floor ``min_rate``), unless the
+      429 echoes a cut already made; growth restarts at ``resume_at`` (when the gate reopens).
+    * Growth follows CUBIC: ``rate(t) = C·(t − K)³ + w_max``, concave back up to the rate of the
+      last cut, then probing above it, never beyond ``target``. A cut below the previous ``w_max``
+      lowers the plateau to ``rate·(1 + β)/2`` (fast convergence).
+    * ``on_remaining``: ``remaining ≤ low_water`` freezes growth for ``hold_for`` seconds.
+    """
+
+    def __init__(
+        self,
+        target: float,
+        *,
+        decrease_factor: float = 0.7,
+        min_rate: float = 0.5,
+        cool_down: float = 1.0,
+        cubic_scale: float = 0.4,
+        low_water: int = 2,
+        hold_for: float = 1.0,
+    ) -> None:
+        if target <= 0 or min_rate <= 0 or cubic_scale <= 0:
+            raise ValueError("target, min_rate and cubic_scale must be positive")
+        if not 0 < decrease_factor < 1:
+            raise ValueError("decrease_factor must be between 0 and 1")
+        self.target = target
+        self.decrease_factor = decrease_factor
+        self.min_rate = min(min_rate, target)
+        self.cool_down = cool_down
+        self.cubic_scale = cubic_scale
+        self.low_water = low_water
+        self.hold_for = hold_for
+        self.cuts = 0
+        self._epoch: float | None = None  # None: never throttled, runs at target
+        self._start = self._w_max = self._held = target
+        self._k = 0.0
+        self._quiet_until = self._last_cut = self._hold_until = -math.inf
+
+    def rate(self, now: float) -> float:
+        """The rate (req/s) the bucket should drain at, at time ``now``."""
+        if self._epoch is None:
+            return self.target
+        if now < self._hold_until:
+            return self._held
+        if now <= self._epoch:
+            return self._start
+        grown = self.cubic_scale * (now - self._epoch - self._k) ** 3 + self._w_max
+        return min(self.target, max(self.min_rate, grown))
+
+    def on_throttled(
+        self, now: float, *, resume_at: float | None = None, sent_at: float | None = None
+    ) -> bool:
+        """A 429 was answered; returns whether the rate was cut.
+
+        An echo of congestion already acted on does not cut again: a request admitted before
+        the last cut (``sent_at``), or, when that is unknown, a 429 within the cool-down.
+        """
+        resume = max(now, resume_at if resume_at is not None else now)
+        echo = now < self._quiet_until if sent_at is None else sent_at < self._last_cut
+        if echo:
+            return False
+        current = self.rate(now)
+        beta = self.decrease_factor
+        self._w_max = current * (1 + beta) / 2 if current < self._w_max else current
+        self._start = max(self.min_rate, current * beta)
+        self._k = math.cbrt(max(0.0, self._w_max - self._start) / self.cubic_scale)
+        self._epoch = resume
+        self._quiet_until = resume + self.cool_down
+        self._last_cut = now
+        self._hold_until = -math.inf
+        self.cuts += 1
+        return True
+
+    def on_remaining(self, now: float, remaining: int | None) -> bool:
+        """``x-rate-limit-remaining`` of an answer; returns whether growth is now on hold."""
+        if remaining is None or remaining > self.low_water:
+            return False
+        current = self.rate(now)
+        if self._epoch is None or current >= self.target:
+            return False  # nothing to hold: the bucket is at the target already
+        if now <= self._epoch:  # growth has not started (the gate is closed): start it later
+            self._epoch = max(self._epoch, now + self.hold_for)
+            return True
+        self._held = current
+        self._hold_until = now + self.hold_for
+        # Re-anchor the curve so growth resumes from the held rate, without a jump.
+        offset = math.cbrt((current - self._w_max) / self.cubic_scale)
+        self._epoch = self._hold_until - (self._k + offset)
+        self._start = current
+        return True
+
+
+@dataclass(frozen=True)
+class SecondSample:
+    """Counters of one wall-clock second, for the run timeline (absent seconds: no activity)."""
+
+    second: int  # unix time
+    requests: int
+    throttled: int
+    target_rate: float
+    current_rate: float
+
+    @property
+    def t(self) -> int:
+        return self.second
+
+
+@dataclass(frozen=True)
+class PacerStatistics:
+    """A snapshot for the progress bar, the run summary and the benchmarks. Rates in req/s."""
+
+    target_rate: float
+    current_rate: float
+    burst: int
+    requests: int  # admitted
+    throttled: int  # 429 answers reported
+    rate_cuts: int
+    waits_for_retry_hint: int  # acquisitions that waited at the closed gate
+    paused_until: float | None  # unix time the gate reopens, None when open
+    paused_for_s: float
+    waiting: int  # callers inside acquire()
+    last_remaining: int | None  # last x-rate-limit-remaining seen
+    achieved_rate: float  # admissions per second, first to last
+
+
+class Pacer:
+    """The run's shared request budget: call ``acquire()`` before every request, then report."""
+
+    def __init__(
+        self,
+        target: RateSpec,
+        *,
+        clock: Clock | None = None,
+        burst: int = 1,
+        decrease_factor: float = 0.7,
+        min_rate: float = 0.5,
+        cool_down: float = 1.0,
+        low_water: int = 2,
+        default_retry_after: float = 1.0,
+        max_retry_after: float = 60.0,
+        wall_clock: Callable[[], float] = time.time,
+        timeline_seconds: int = 86_400,
+    ) -> None:
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.target = target
+        self.burst = burst
+        self._clock: Clock = clock or LoopClock()
+        self._wall_clock = wall_clock
+        self._controller = RateController(
+            window_safe_rate(target, burst),
+            decrease_factor=decrease_factor,
+            min_rate=min_rate,
+            cool_down=cool_down,
+            low_water=low_water,
+        )
+        self._limiter = AdjustableLimiter(self._controller.target, burst)
+        self._default_retry_after = default_retry_after
+        self._max_retry_after = max_retry_after
+        self._timeline_seconds = timeline_seconds
+        self._timeline: dict[int, list[float]] = {}  # second → [requests, throttled, rate]
+        self._wall_offset: float | None = None
+        self._closed_until = -math.inf
+        self._last_now = 0.0
+        self._first_admission: float | None = None
+        self._requests = self._throttled = self._gate_waits = self._waiting = 0
+        self._last_remaining: int | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    async def acquire(self) -> None:
+        """Wait for the retry gate to open and for a token; the request may then leave."""
+        self._waiting += 1
+        try:
+            waited = False
+            while True:
+                now = self._now()
+                if now < self._closed_until:
+                    waited = True
+                    await self._clock.sleep(self._closed_until - now)
+                    continue
+                self._limiter.set_rate(self._controller.rate(now))
+                await self._limiter.acquire()
+                if self._now() < self._closed_until:
+                    continue  # a 429 closed the gate while we queued: wait, then re-queue
+                break
+        finally:
+            self._waiting -= 1
+        self._gate_waits += waited
+        self._requests += 1
+        now = self._now()
+        if self._first_admission is None:
+            self._first_admission = now
+        self._sample(now)[0] += 1
+
+    def on_throttled(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
+        """A 429 was answered: close the gate for the hint and cut the rate.
+
+        ``sent_at`` (this clock's time when the request was admitted) tells an echo of a cut
+        already made from fresh news; without it, 429s within the cool-down count as echoes.
+        """
+        now = self._now()
+        wait = self._default_retry_after if retry_after is None else retry_after
+        wait = min(max(0.0, wait), self._max_retry_after)
+        self._closed_until = max(self._closed_until, now + wait)
+        self._throttled += 1
+        if self._controller.on_throttled(now, resume_at=self._closed_until, sent_at=sent_at):
+            log.warning("rate_reduced", rate=round(self._controller.rate(self._closed_until), 2),
+                        paused_s=round(self._closed_until - now, 2), throttled=self._throttled)
+        self._limiter.set_rate(self._controller.rate(now))
+        self._sample(now)[1] += 1
+
+    def on_answered(self, remaining: int | None) -> None:
+        """A non-429 answer passed the gateway, with its ``x-rate-limit-remaining`` if any."""
+        now = self._now()
+        if remaining is not None:
+            self._last_remaining = remaining
+        self._controller.on_remaining(now, remaining)
+        self._limiter.set_rate(self._controller.rate(now))
+
+    def statistics(self) -> PacerStatistics:
+        try:
+            now = self._now()
+        except anyio.NoEventLoopError:  # read after the loop ended: the end-of-run summary
+            now = self._last_now
+        paused_for = max(0.0, self._closed_until - now)
+        elapsed = now - self._first_admission if self._first_admission is not None else 0.0
+        return PacerStatistics(
+            target_rate=self._controller.target,
+            current_rate=self._controller.rate(now),
+            burst=self.burst,
+            requests=self._requests,
+            throttled=self._throttled,
+            rate_cuts=self._controller.cuts,
+            waits_for_retry_hint=self._gate_waits,
+            paused_until=self._to_wall(self._closed_until) if paused_for else None,
+            paused_for_s=paused_for,
+            waiting=self._waiting,
+            last_remaining=self._last_remaining,
+            achieved_rate=(self._requests - 1) / elapsed if elapsed > 0 else 0.0,
+        )
+
+    def timeline(self) -> list[SecondSample]:
+        """Per-second counters of the last ``timeline_seconds`` seconds with activity."""
+        return [
+            SecondSample(second, int(req), int(thr), self._controller.target, rate)
+            for second, (req, thr, rate) in sorted(self._timeline.items())
+        ]
+
+    def _now(self) -> float:
+        self._last_now = now = self._clock.now()
+        if self._wall_offset is None:  # the clock is monotonic; the timeline wants unix time
+            self._wall_offset = self._wall_clock() - now
+        return now
+
+    def _to_wall(self, now: float) -> float:
+        return now + (self._wall_offset or 0.0)
+
+    def _sample(self, now: float) -> list[float]:
+        second = int(self._to_wall(now))
+        sample = self._timeline.get(second)
+        if sample is None:
+            sample = self._timeline[second] = [0, 0, 0.0]
+            if len(self._timeline) > self._timeline_seconds:
+                del self._timeline[next(iter(self._timeline))]
+        sample[2] = self._controller.rate(now)
+        return sample

@@ -5,9 +5,11 @@ of 150 requests per 5 s (FACTS.md §6). Every call of a run therefore waits on o
 
 * **The bucket** is aiolimiter's leaky bucket with a small capacity (``burst``, default 1), so
   requests leave evenly spaced. A leaky bucket admits at most ``rate × t + burst`` requests in any
-  ``t`` seconds, so the Pacer drips at ``(requests − burst) / period``: no window of ``period``
-  seconds then holds more than ``requests`` admissions (``150/5s`` drips at 29.8 req/s).
-  Admission is the right place to pace: the server counts requests by arrival time.
+  ``t`` seconds, so the Pacer drips at ``(requests − burst − headroom) / period``: no window of
+  ``period`` seconds then holds more than ``requests`` admissions, and the ``headroom`` (1 % of
+  the window) absorbs arrival jitter: the server counts by arrival, and two requests admitted
+  one window apart may arrive closer together (``150/5s`` drips at 29.5 req/s, which tolerates
+  85 ms of jitter; at 29.8 req/s a 34 ms difference already costs a 429 and a closed gate).
 * **The gate**: after a 429 every caller waits until the server's retry hint has passed.
 * **The controller** (:class:`RateController`, pure and synchronous) cuts the rate ×0.7 on a 429,
   once per congestion (429s answering requests admitted before the cut are echoes; without
@@ -111,14 +113,14 @@ class AdjustableLimiter(AsyncLimiter):
         self._wake_next()
 
 
-def window_safe_rate(target: RateSpec, burst: int) -> float:
+def window_safe_rate(target: RateSpec, burst: int, headroom: float = 0.0) -> float:
     """The drip rate that keeps every ``period``-long window at or under ``requests``.
 
-    A leaky bucket admits at most ``rate × period + burst`` in a window, so the burst is taken out
-    of the window's budget. For specs so small that this would cost more than a tenth of the rate
-    (``5/s``), the spec is read as a plain rate.
+    A leaky bucket admits at most ``rate × period + burst`` in a window, so the burst (and the
+    ``headroom`` share kept for jitter) is taken out of the window's budget. For specs so small
+    that this would cost more than a tenth of the rate (``5/s``), it is read as a plain rate.
     """
-    spare = target.requests - burst
+    spare = target.requests * (1 - headroom) - burst
     if spare >= 0.9 * target.requests:
         return spare / target.period
     return target.per_second
@@ -259,6 +261,7 @@ class Pacer:
         *,
         clock: Clock | None = None,
         burst: int = 1,
+        headroom: float = 0.01,
         decrease_factor: float = 0.7,
         min_rate: float = 0.5,
         cool_down: float = 1.0,
@@ -275,7 +278,7 @@ class Pacer:
         self._clock: Clock = clock or LoopClock()
         self._wall_clock = wall_clock
         self._controller = RateController(
-            window_safe_rate(target, burst),
+            window_safe_rate(target, burst, headroom),
             decrease_factor=decrease_factor,
             min_rate=min_rate,
             cool_down=cool_down,

@@ -38,13 +38,13 @@ def command(
     file: Path = typer.Argument(..., help="Campaign file (.csv or .xlsx).", show_default=False),
     template: Path | None = typer.Option(None, "--template", "-t", help="Campaign template file."),
     ledger: Path | None = typer.Option(
-        None, "--ledger", help="Ledger path [default: FILE.dispatcher/ledger.sqlite]."
+        None, "--ledger", help="Ledger path (default: FILE.dispatcher/ledger.sqlite)."
     ),
     rate: str | None = typer.Option(
-        None, "--rate", help="Request budget shared by every call, e.g. 150/5s [default: 120/5s]."
+        None, "--rate", help="Request budget shared by every call, e.g. 150/5s (default: 120/5s)."
     ),
     concurrency: int | None = typer.Option(
-        None, "--concurrency", min=1, max=64, help="Requests in flight at most [default: 16]."
+        None, "--concurrency", min=1, max=64, help="Requests in flight at most (default: 16)."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
     encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
@@ -75,7 +75,7 @@ def command(
     ),
     grace: float = typer.Option(30.0, "--grace", help="Seconds in-flight requests get on stop."),
     export_dir: Path | None = typer.Option(
-        None, "--export-dir", help="Where results.csv/.parquet go [default: the ledger's folder]."
+        None, "--export-dir", help="Where results.csv/.parquet go (default: the ledger's folder)."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:

@@ -1,37 +1,35 @@
 """One request budget per run: a leaky bucket, a retry-hint gate and an adaptive rate.
 
 IO counts every request of an ente (profile checks, sends, status reads) in one sliding window
-of 150 requests per 5 s (FACTS.md §6). Every call of a run therefore waits on one ``Pacer``:
+of 150 requests per 5 s (FACTS.md §6), by arrival. Every call of a run waits on one ``Pacer``:
 
-* **The bucket** is aiolimiter's leaky bucket with a small capacity (``burst``, default 1), so
-  requests leave evenly spaced. A leaky bucket admits at most ``rate × t + burst`` requests in any
-  ``t`` seconds, so the Pacer drips at ``(requests − burst − headroom) / period``: no window of
-  ``period`` seconds then holds more than ``requests`` admissions, and the ``headroom`` (1 % of
-  the window) absorbs arrival jitter: the server counts by arrival, and two requests admitted
-  one window apart may arrive closer together (``150/5s`` drips at 29.5 req/s, which tolerates
-  85 ms of jitter; at 29.8 req/s a 34 ms difference already costs a 429 and a closed gate).
+* **The bucket**: aiolimiter's leaky bucket with a small capacity (``burst``, default 1), so
+  requests leave evenly spaced. It admits at most ``rate × t + burst`` in any ``t`` seconds, so
+  the Pacer drips at ``(requests − burst − headroom) / period`` and no window of ``period`` holds
+  more than ``requests``. The ``headroom`` (1 % of the window) absorbs arrival jitter: ``150/5s``
+  drips at 29.5 req/s and tolerates 85 ms; at 29.8 req/s 34 ms cost a 429 and a closed gate.
 * **The gate**: after a 429 every caller waits until the server's retry hint has passed.
 * **The controller** (:class:`RateController`, pure and synchronous) cuts the rate ×0.7 on a 429,
-  once per congestion (429s answering requests admitted before the cut are echoes; without
-  that information, 429s within a cool-down are), floors it at 0.5 req/s (botocore's adaptive
-  mode), and grows it back along the CUBIC curve (RFC 9438, C = 0.4) once the gate reopens.
-  While ``x-rate-limit-remaining`` says the window is nearly full it holds the rate instead of
-  probing higher, so after a cut it settles just below the point of the next 429.
+  once per congestion (a 429 for a request admitted before the cut is an echo), floors it at
+  0.5 req/s (botocore's adaptive mode) and, once the gate reopens, grows it back along a CUBIC
+  curve (RFC 9438) that reaches the old rate after ``recovery`` = 10 s, two of IO's windows.
+  Growth is held while ``x-rate-limit-remaining``, less the requests today's pace will still add
+  to the window, is near zero; so a run sharing the budget settles just below the next 429.
 
-The bucket always runs on the event loop's clock (aiolimiter reads ``loop.time()``); the gate,
-the controller and the timeline use the injected :class:`Clock`, which defaults to the same.
+The bucket runs on the event loop's clock (aiolimiter reads ``loop.time()``); the gate, the
+controller and the timeline use the injected :class:`Clock`, which defaults to the same.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
-import anyio.lowlevel
 import structlog
 from aiolimiter import AsyncLimiter
 
@@ -64,10 +62,7 @@ class LoopClock:
 
 
 class FakeClock:
-    """A clock that moves only when told to (``advance``) or when someone sleeps on it.
-
-    Like trio's ``MockClock.jump``: a sleep returns at once, having moved time forward.
-    """
+    """Moves only when advanced or slept on (a sleep returns at once): trio's MockClock.jump."""
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
@@ -82,7 +77,7 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
-        await anyio.lowlevel.checkpoint()
+        await anyio.sleep(0)  # a checkpoint, as a real sleep would be
 
 
 class AdjustableLimiter(AsyncLimiter):
@@ -131,10 +126,11 @@ class RateController:
 
     * ``on_throttled``: multiply the rate by ``decrease_factor`` (floor ``min_rate``), unless the
       429 echoes a cut already made; growth restarts at ``resume_at`` (when the gate reopens).
-    * Growth follows CUBIC: ``rate(t) = C·(t − K)³ + w_max``, concave back up to the rate of the
-      last cut, then probing above it, never beyond ``target``. A cut below the previous ``w_max``
-      lowers the plateau to ``rate·(1 + β)/2`` (fast convergence).
-    * ``on_remaining``: ``remaining ≤ low_water`` freezes growth for ``hold_for`` seconds.
+    * Growth follows CUBIC: ``rate(t) = C·(t − K)³ + w_max`` with ``K = recovery``: concave back
+      up to the rate of the last cut, then probing above it, never beyond ``target``. A cut below
+      the previous ``w_max`` lowers the plateau to ``rate·(1 + β)/2`` (fast convergence).
+    * ``on_remaining``: ``remaining ≤ low_water`` (the window is about to be full) freezes
+      growth for ``hold_for`` seconds; the curve then resumes from the held rate.
     """
 
     def __init__(
@@ -144,25 +140,23 @@ class RateController:
         decrease_factor: float = 0.7,
         min_rate: float = 0.5,
         cool_down: float = 1.0,
-        cubic_scale: float = 0.4,
+        recovery: float = 10.0,
         low_water: int = 2,
         hold_for: float = 1.0,
     ) -> None:
-        if target <= 0 or min_rate <= 0 or cubic_scale <= 0:
-            raise ValueError("target, min_rate and cubic_scale must be positive")
-        if not 0 < decrease_factor < 1:
-            raise ValueError("decrease_factor must be between 0 and 1")
+        if min(target, min_rate, recovery) <= 0 or not 0 < decrease_factor < 1:
+            raise ValueError("rates and recovery must be positive, decrease_factor in (0, 1)")
         self.target = target
         self.decrease_factor = decrease_factor
         self.min_rate = min(min_rate, target)
         self.cool_down = cool_down
-        self.cubic_scale = cubic_scale
+        self.recovery = recovery
         self.low_water = low_water
         self.hold_for = hold_for
         self.cuts = 0
         self._epoch: float | None = None  # None: never throttled, runs at target
         self._start = self._w_max = self._held = target
-        self._k = 0.0
+        self._c = 0.0  # CUBIC's C, scaled so the plateau comes after `recovery` seconds
         self._quiet_until = self._last_cut = self._hold_until = -math.inf
 
     def rate(self, now: float) -> float:
@@ -173,7 +167,7 @@ class RateController:
             return self._held
         if now <= self._epoch:
             return self._start
-        grown = self.cubic_scale * (now - self._epoch - self._k) ** 3 + self._w_max
+        grown = self._c * (now - self._epoch - self.recovery) ** 3 + self._w_max
         return min(self.target, max(self.min_rate, grown))
 
     def on_throttled(
@@ -192,7 +186,10 @@ class RateController:
         beta = self.decrease_factor
         self._w_max = current * (1 + beta) / 2 if current < self._w_max else current
         self._start = max(self.min_rate, current * beta)
-        self._k = math.cbrt(max(0.0, self._w_max - self._start) / self.cubic_scale)
+        drop = self._w_max - self._start
+        if drop <= 0:  # cut at the floor: nothing to recover, so probe as if from a full cut
+            drop = (1 - beta) * self._w_max
+        self._c = drop / self.recovery**3
         self._epoch = resume
         self._quiet_until = resume + self.cool_down
         self._last_cut = now
@@ -213,8 +210,8 @@ class RateController:
         self._held = current
         self._hold_until = now + self.hold_for
         # Re-anchor the curve so growth resumes from the held rate, without a jump.
-        offset = math.cbrt((current - self._w_max) / self.cubic_scale)
-        self._epoch = self._hold_until - (self._k + offset)
+        offset = math.cbrt((current - self._w_max) / self._c)
+        self._epoch = self._hold_until - (self.recovery + offset)
         self._start = current
         return True
 
@@ -228,10 +225,6 @@ class SecondSample:
     throttled: int
     target_rate: float
     current_rate: float
-
-    @property
-    def t(self) -> int:
-        return self.second
 
 
 @dataclass(frozen=True)
@@ -265,6 +258,7 @@ class Pacer:
         decrease_factor: float = 0.7,
         min_rate: float = 0.5,
         cool_down: float = 1.0,
+        recovery: float = 10.0,
         low_water: int = 2,
         default_retry_after: float = 1.0,
         max_retry_after: float = 60.0,
@@ -275,14 +269,11 @@ class Pacer:
             raise ValueError("burst must be at least 1")
         self.target = target
         self.burst = burst
-        self._clock: Clock = clock or LoopClock()
+        self.clock: Clock = clock or LoopClock()  # the client sleeps its backoffs on it too
         self._wall_clock = wall_clock
         self._controller = RateController(
-            window_safe_rate(target, burst, headroom),
-            decrease_factor=decrease_factor,
-            min_rate=min_rate,
-            cool_down=cool_down,
-            low_water=low_water,
+            window_safe_rate(target, burst, headroom), decrease_factor=decrease_factor,
+            min_rate=min_rate, cool_down=cool_down, recovery=recovery, low_water=low_water,
         )
         self._limiter = AdjustableLimiter(self._controller.target, burst)
         self._default_retry_after = default_retry_after
@@ -295,10 +286,7 @@ class Pacer:
         self._first_admission: float | None = None
         self._requests = self._throttled = self._gate_waits = self._waiting = 0
         self._last_remaining: int | None = None
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
+        self._recent: deque[float] = deque()  # admissions of the last window
 
     async def acquire(self) -> None:
         """Wait for the retry gate to open and for a token; the request may then leave."""
@@ -309,7 +297,7 @@ class Pacer:
                 now = self._now()
                 if now < self._closed_until:
                     waited = True
-                    await self._clock.sleep(self._closed_until - now)
+                    await self.clock.sleep(self._closed_until - now)
                     continue
                 self._limiter.set_rate(self._controller.rate(now))
                 await self._limiter.acquire()
@@ -324,6 +312,8 @@ class Pacer:
         if self._first_admission is None:
             self._first_admission = now
         self._sample(now)[0] += 1
+        self._recent.append(now)
+        self._own_in_window(now)
 
     def on_throttled(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
         """A 429 was answered: close the gate for the hint and cut the rate.
@@ -347,6 +337,9 @@ class Pacer:
         now = self._now()
         if remaining is not None:
             self._last_remaining = remaining
+            # The count covers the last window; at today's pace it will hold more than that.
+            pace = self._controller.rate(now) * self.target.period
+            remaining -= max(0, round(pace - self._own_in_window(now)))
         self._controller.on_remaining(now, remaining)
         self._limiter.set_rate(self._controller.rate(now))
 
@@ -380,10 +373,16 @@ class Pacer:
         ]
 
     def _now(self) -> float:
-        self._last_now = now = self._clock.now()
+        self._last_now = now = self.clock.now()
         if self._wall_offset is None:  # the clock is monotonic; the timeline wants unix time
             self._wall_offset = self._wall_clock() - now
         return now
+
+    def _own_in_window(self, now: float) -> int:
+        """Our admissions in the last ``period`` (the spec's period is taken as IO's window)."""
+        while self._recent and self._recent[0] <= now - self.target.period:
+            self._recent.popleft()
+        return len(self._recent)
 
     def _to_wall(self, now: float) -> float:
         return now + (self._wall_offset or 0.0)

@@ -264,8 +264,10 @@ class Dispatch:
                 try:
                     answer = await self.client.submit_message(job.payload)
                 except ErrorRateExceeded as exc:
-                    # Left in `sending`: recovered as ambiguous, never resent blindly.
+                    # The breaker trips before an attempt leaves: nothing was sent.
                     self.stop.stop(str(exc))
+                    await ledger_out.send(Outcome(job.row, RowState.PENDING, None, None,
+                                                  "not sent: the run was halted"))
                     continue
                 if answer.is_auth_error:
                     self.stop.stop(f"IO refused the API key: {answer.detail}", fatal=True)

@@ -9,6 +9,20 @@ Everything the rest of dispatcher needs is here::
 
 File-level problems (unreadable, empty, no fiscal code column, too many rows, a broken
 template) raise :class:`CampaignFileError`; row-level ones are :class:`Problem` values.
+
+Decisions, each explained where it is implemented:
+
+* Row numbers are spreadsheet rows: header = 1, first data record = 2; a quoted field with
+  line breaks stays one row; blank rows keep their number but are not data rows (reader.py).
+* Templates are TOML, or Markdown with ``+++`` TOML front matter; placeholders are
+  ``{column}`` or ``{column|helper}``; a non-empty ``subject``/``markdown`` cell overrides the
+  template for its row (template.py).
+* Dates without a zone are Italian time; a date alone is 23:59:59 of that day in Italy; the
+  payload carries UTC ``...Z``. ``31/01/2027`` is accepted (values.py).
+* Amounts are cents unless the template (or options) say ``amount_unit = "euro"``; euro
+  amounts convert exactly, without floats (values.py).
+* One message per fiscal code: the first *valid* row wins, later valid rows are duplicates;
+  duplicates are not errors (campaign.py).
 """
 
 from dispatcher.campaign.campaign import (

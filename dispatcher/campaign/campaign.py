@@ -43,7 +43,7 @@ from dispatcher.campaign.render import body_builder, content_hash, new_message
 from dispatcher.campaign.rules import Plan, Rule
 from dispatcher.campaign.template import Template, load_template, normalise_defaults
 from dispatcher.campaign.values import HTML_PATTERN, AmountUnit
-from dispatcher.privacy import mask_fiscal_code
+from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 
 CHUNK_ROWS = 100_000  # rows per validation query: big enough for polars to shine
 ROWS_CHUNK = 10_000  # rows made into Python objects at a time: small, to bound memory
@@ -244,58 +244,70 @@ class Campaign:
     # -- rows -----------------------------------------------------------------------------
 
     def _materialise(self, chunk: pl.DataFrame, status: pl.DataFrame) -> Iterator[CampaignRow]:
-        """Rows of a slice, made one by one (only the problem rows need a second query)."""
-        values = self._plan.payload_values(chunk)
-        build = body_builder(values.columns)
+        """Rows of a slice, made one by one; only valid rows are rendered."""
         states = status.get_column("state").to_list()
         duplicates = status.get_column("duplicate_of").to_list()
         row_numbers = chunk.get_column("__row").to_list()
         flagged = status.get_column("__flagged")
-        problems = (self._problems(chunk.filter(flagged), duplicates, row_numbers)
+        problems = (self._problems(chunk.filter(flagged),
+                                   dict(zip(row_numbers, duplicates, strict=True)))
                     if flagged.any() else {})
-        raw_codes = chunk.get_column("fiscal_code").to_list()
-        columns = [values.get_column(name).to_list() for name in values.columns]
-        for i, record in enumerate(zip(*columns, strict=True)):
-            state, number = states[i], row_numbers[i]
-            fiscal_code = record[0] if record[0] is not None else (raw_codes[i] or "").strip()
+        valid = status.get_column("state") == _VALID
+        everyone = bool(valid.all())
+        sendable = chunk if everyone else chunk.filter(valid)
+        values = self._plan.payload_values(sendable)
+        build = body_builder(values.columns)
+        records = zip(*(values.get_column(name).to_list() for name in values.columns),
+                      strict=True)
+        codes = [] if everyone else self._plan.fiscal_codes(chunk).to_list()
+        for i, number in enumerate(row_numbers):
+            state = states[i]
             if state == _VALID:
+                record = next(records)
                 body = build(record)
-                yield CampaignRow(number, fiscal_code, RowState.VALID,
-                                  new_message(fiscal_code, body), content_hash(body),
+                yield CampaignRow(number, record[0], RowState.VALID,
+                                  new_message(record[0], body), content_hash(body),
                                   problems.get(number, ()), None)
             else:
-                yield CampaignRow(number, fiscal_code, _STATES[state], None, None,
+                yield CampaignRow(number, codes[i] or "", _STATES[state], None, None,
                                   problems.get(number, ()), duplicates[i])
 
     def _problems(
-        self, flagged: pl.DataFrame, duplicates: list[int | None], row_numbers: list[int]
+        self, flagged: pl.DataFrame, duplicate_of: dict[int, int | None]
     ) -> dict[int, tuple[Problem, ...]]:
-        details = self._plan.details(flagged).with_columns(flagged.get_column("__row"))
-        duplicate_of = dict(zip(row_numbers, duplicates, strict=True))
+        """Problems of the flagged rows, rule by rule (polars finds the hits)."""
+        details = self._plan.details(flagged)
+        numbers = flagged.get_column("__row").to_list()
         language = self.options.language
-        out: dict[int, tuple[Problem, ...]] = {}
-        for record in details.iter_rows(named=True):
-            number = record["__row"]
-            found = [self._problem(rule, number, record, language)
-                     for rule in self._plan.rules if record[rule.flag]]
+        found: dict[int, list[Problem]] = {number: [] for number in numbers}
+        for rule in self._plan.rules:
+            hits = details.get_column(rule.flag).arg_true()
+            if hits.is_empty():
+                continue
+            values = (details.get_column(f"__d{rule.flag}").gather(hits).to_list()
+                      if rule.detail is not None else [None] * len(hits))
+            for position, detail in zip(hits.to_list(), values, strict=True):
+                number = numbers[position]
+                found[number].append(self._problem(rule, number, detail, language))
+        for number in numbers:
             other = duplicate_of.get(number)
             if other is not None:
-                found.append(Problem(
+                found[number].append(Problem(
                     number, self.label("fiscal_code"), ProblemCode.DUPLICATE, Severity.NOTICE,
                     message_for(ProblemCode.DUPLICATE, language, other_row=other),
                 ))
-            out[number] = tuple(found)
-        return out
+        return {number: tuple(problems) for number, problems in found.items()}
 
-    def _problem(self, rule: Rule, number: int, record: dict[str, Any], language: Language,
+    def _problem(self, rule: Rule, number: int, detail: str | None, language: Language,
                  ) -> Problem:
-        detail = record.get(f"__d{rule.flag}")
         context: dict[str, object] = {"value": detail, "length": detail,
                                       "column": self.label(rule.column), **rule.context}
         if rule.column == "fiscal_code" and rule.code.value.startswith("fiscal_code"):
             context.update(value=mask_fiscal_code(detail or ""), length=len(detail or ""))
+        # A fiscal code can sit in any column by mistake: messages never show one whole.
+        message = mask_fiscal_codes_in(message_for(rule.code, language, **context))
         return Problem(number, self.label(rule.column), rule.code, severity_of(rule.code),
-                       message_for(rule.code, language, **context))
+                       message)
 
 
 def _template_notes(template: Template | None) -> tuple[str, ...]:

@@ -65,7 +65,9 @@ class ProblemCode(StrEnum):
     DUPLICATE = "duplicate"
 
 
-_WARNINGS = {ProblemCode.SUBJECT_PERSONAL_DATA, ProblemCode.MARKDOWN_HTML, ProblemCode.DUE_DATE_PAST}
+_WARNINGS = {
+    ProblemCode.SUBJECT_PERSONAL_DATA, ProblemCode.MARKDOWN_HTML, ProblemCode.DUE_DATE_PAST,
+}
 
 
 def severity_of(code: ProblemCode) -> Severity:

@@ -6,12 +6,14 @@ first line), UTF-8 with or without BOM, UTF-16 with BOM, or a legacy 8-bit encod
 in a private temporary file because polars reads only UTF-8. CRLF, quoted fields with line
 breaks and trailing empty columns are fine. Excel (``.xlsx``, ``.xls``, ``.ods``) goes
 through calamine (fastexcel). Every cell is read as text, so notice numbers keep their
-leading zeros.
+leading zeros -- when the cell holds text. A notice number that Excel stored as a *number*
+has lost its leading zeros (caught: wrong length) and, beyond 15 digits, its precision
+(not detectable from the values alone): offices should format such columns as Text.
 
 Row numbers are what a spreadsheet shows: the header is row 1, the first data record row 2.
 A CSV field with a line break inside stays one row (as in Excel), so a row number counts
 records, not text-editor lines. Blank rows keep their number but are not data rows. In an
-Excel sheet that starts lower down, numbers still match the sheet's own row numbers (.xlsx).
+Excel sheet whose header is lower down, numbers are still the sheet's own row numbers.
 """
 
 from __future__ import annotations
@@ -22,10 +24,8 @@ import hashlib
 import os
 import re
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 import charset_normalizer
 import polars as pl
@@ -224,13 +224,17 @@ def _polars_csv(path: Path, source: Path, delimiter: str, skip: int, limit: int)
         return pl.read_csv(source, **options)
     except pl.exceptions.NoDataError:
         raise CampaignFileError(path, "the file is empty") from None
-    except pl.exceptions.ComputeError as exc:
+    except pl.exceptions.PolarsError as exc:
         if "more fields" not in str(exc):
             detail = str(exc).split("\n", 1)[0]
             raise CampaignFileError(
                 path, f"cannot be read as CSV separated by {delimiter!r}: {detail}"
             ) from None
-    row = _first_overlong_row(source, delimiter, skip)
+    try:
+        row = _first_overlong_row(source, delimiter, skip)
+    except csv.Error as exc:
+        raise CampaignFileError(path, f"some rows have more values than the header: {exc}"
+                                ) from None
     if row is not None:
         raise CampaignFileError(
             path, f"row {row} has more values than the header has columns "
@@ -257,6 +261,7 @@ def _first_overlong_row(source: Path, delimiter: str, skip: int) -> int | None:
 
 
 def _read_excel(path: Path, sheet: str | int | None, limit: int) -> tuple[pl.DataFrame, int]:
+    """The sheet from its first non-empty row (the header), and that row's sheet number."""
     import fastexcel
 
     try:
@@ -268,43 +273,21 @@ def _read_excel(path: Path, sheet: str | int | None, limit: int) -> tuple[pl.Dat
         name = names[chosen] if isinstance(chosen, int) else chosen
         if name not in names:
             raise CampaignFileError(path, f"no sheet {sheet!r}; sheets: {', '.join(names)}")
-        frame = reader.load_sheet(name, header_row=None, dtypes="string", n_rows=limit)
-        data = frame.to_polars()
+        # skip_rows=0 keeps leading empty rows, so positions are the sheet's row numbers
+        loaded = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0,
+                                   n_rows=limit)
+        data = loaded.to_polars()
     except CampaignFileError:
         raise
     except IndexError:
         raise CampaignFileError(path, f"no sheet number {sheet}") from None
     except Exception as exc:  # fastexcel raises its own hierarchy; all mean "unreadable"
         raise CampaignFileError(path, f"cannot be read as a spreadsheet: {exc}") from None
+    filled = data.select(pl.any_horizontal(pl.all().is_not_null())).to_series().arg_true()
+    header = int(filled[0]) if len(filled) else 0
     # Excel stores a date as that day at midnight: show it as a date, not as 00:00.
-    data = data.with_columns(pl.all().str.replace(_EXCEL_MIDNIGHT, "${1}"))
-    return data, _excel_first_row(path, name)
-
-
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-
-
-def _excel_first_row(path: Path, sheet_name: str) -> int:
-    """The sheet row where data starts (calamine skips leading empty rows); 1 if unknown."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            rel_id = next(s.get(f"{_REL}id") for s in book.iter(f"{_MAIN}sheet")
-                          if s.get("name") == sheet_name)
-            target = next(r.get("Target", "") for r in rels if r.get("Id") == rel_id)
-            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            with archive.open(member) as stream:
-                for _, element in ElementTree.iterparse(stream):
-                    if element.tag == f"{_MAIN}row":
-                        if any(c.find(f"{_MAIN}v") is not None or c.find(f"{_MAIN}is")
-                               is not None for c in element):
-                            return int(element.get("r", "1"))
-                        element.clear()
-    except (KeyError, StopIteration, ValueError, zipfile.BadZipFile, ElementTree.ParseError):
-        return 1
-    return 1
+    data = data.slice(header).with_columns(pl.all().str.replace(_EXCEL_MIDNIGHT, "${1}"))
+    return data, header + 1
 
 
 # -- common ----------------------------------------------------------------------------------

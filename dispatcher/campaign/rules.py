@@ -105,8 +105,8 @@ class Plan:
         self.rules.append(Rule(flag, code, column, expr.fill_null(False), detail, context))
 
     def value(self, name: str) -> pl.Expr:
-        """The cleaned cell, or the campaign default where the cell is empty."""
-        return pl.col(f"__v_{name}")
+        """The cleaned cell, or the campaign default where the cell is empty (else null)."""
+        return pl.col(f"__v_{name}") if self.has(name) else pl.lit(None, pl.String)
 
     def _cell(self, name: str) -> pl.Expr:
         return v.clean(pl.col(name)) if name in self.file_columns else pl.lit(None, pl.String)
@@ -136,7 +136,7 @@ class Plan:
     def _payment(self) -> None:
         if not (self.has("amount") or self.has("notice_number")):
             return
-        amount_text = self.value("amount") if self.has("amount") else pl.lit(None, pl.String)
+        amount_text = self.value("amount")
         cents = self._derive(1, "__amount_raw", v.amount_cents(amount_text, self.amount_unit))
         problem = self._derive(2, "__amount_p", v.amount_problem(amount_text, cents,
                                                                  self.amount_unit))
@@ -144,8 +144,7 @@ class Plan:
         self._rule(P.AMOUNT_NOT_CENTS, "amount", problem == "not_cents", amount_text)
         self._rule(P.AMOUNT_FORMAT, "amount", problem == "format", amount_text, unit=unit)
         self._rule(P.AMOUNT_RANGE, "amount", problem == "range", amount_text)
-        notice_text = (self.value("notice_number") if self.has("notice_number")
-                       else pl.lit(None, pl.String))
+        notice_text = self.value("notice_number")
         notice = notice_text.str.replace_all(r"\s", "")
         bad_notice = notice.is_not_null() & ~notice.str.contains(v.NOTICE_NUMBER_PATTERN)
         self._rule(P.NOTICE_NUMBER_FORMAT, "notice_number", bad_notice, notice_text)
@@ -208,11 +207,7 @@ class Plan:
                        text.is_not_null() & ~ok.fill_null(False), text)
 
     def _third_party(self) -> None:
-        present = [name for name in ("third_party_id", *THIRD_PARTY_EXTRAS) if self.has(name)]
-        if not present:
-            return
-        tp_id = self.value("third_party_id") if self.has("third_party_id") else pl.lit(None,
-                                                                                       pl.String)
+        tp_id = self.value("third_party_id")
         # Only cells count here: a campaign default alone does not ask for remote content.
         extras = [self._cell(n).is_not_null() for n in THIRD_PARTY_EXTRAS
                   if n in self.file_columns]
@@ -222,8 +217,7 @@ class Plan:
         if not self.has("third_party_id"):
             return
         self._derive(1, "__tp_id", tp_id, payload=True)
-        config = (self.value("configuration_id") if self.has("configuration_id")
-                  else pl.lit(None, pl.String))
+        config = self.value("configuration_id")
         self._rule(P.CONFIGURATION_ID_MISSING, "configuration_id",
                    tp_id.is_not_null() & config.is_null())
         self._rule(P.CONFIGURATION_ID_FORMAT, "configuration_id",
@@ -232,7 +226,7 @@ class Plan:
             self._derive(1, "__tp_cfg", config, payload=True)
         if self.has("has_attachments"):
             level = (pl.col("__c_feature_level_type") if self.has("feature_level_type")
-                     else pl.lit(None, pl.String))
+                     else pl.lit("STANDARD"))
             attach = pl.col("__b_has_attachments")
             self._rule(P.ATTACHMENTS_NEED_ADVANCED, "has_attachments",
                        tp_id.is_not_null() & attach & (level.fill_null("STANDARD") != "ADVANCED"))
@@ -253,12 +247,7 @@ class Plan:
     def _placeholder_value(self, placeholder: Placeholder) -> tuple[pl.Expr, pl.Expr]:
         """(shown text, raw value) for one placeholder; shown is null when it cannot show."""
         name, helper = placeholder.name, placeholder.helper
-        if name == "fiscal_code":
-            raw = pl.col("__cf")
-        elif self.has(name):
-            raw = self.value(name)
-        else:
-            raw = pl.lit(None, pl.String)
+        raw = pl.col("__cf") if name == "fiscal_code" else self.value(name)
         if helper == "euro":
             cents = v.amount_cents(raw, self.amount_unit)
             ok = v.amount_problem(raw, cents, self.amount_unit).is_null()
@@ -365,7 +354,7 @@ class Plan:
             if helper and name not in _TYPED and (self.has(name) or name == "fiscal_code"):
                 self._rule(P.PLACEHOLDER_BAD_VALUE, name,
                            used & raw.is_not_null() & shown.is_null(), raw,
-                           placeholder=placeholder.text, helper=placeholder.helper or "")
+                           placeholder=placeholder.text, helper=placeholder.helper_text)
         for name in used_by:
             first = next(p for (n, _), p in seen.items() if n == name)
             used = pl.any_horizontal([uses[t] for t in used_by[name]])
@@ -394,14 +383,17 @@ class Plan:
         ).collect()
 
     def details(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        """Payload values, flags and message details: for rows someone will look at."""
+        """Flags and the values quoted by messages: for the rows someone will read about."""
         return self.lazy(chunk).select(
-            *(pl.col(c) for c in self.payload_columns),
             *(rule.expr.alias(rule.flag) for rule in self.rules),
             *(rule.detail.cast(pl.String).alias(f"__d{rule.flag}") for rule in self.rules
               if rule.detail is not None),
         ).collect()
 
     def payload_values(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        """Only what the payload needs (the fast path for valid rows)."""
+        """Only what the payload needs (``__cf`` first): the fast path for valid rows."""
         return self.lazy(chunk).select(pl.col(c) for c in self.payload_columns).collect()
+
+    def fiscal_codes(self, chunk: pl.DataFrame) -> pl.Series:
+        """Normalised fiscal codes (null for an empty cell)."""
+        return chunk.select(normalise_expr(pl.col("fiscal_code"))).to_series()

@@ -47,9 +47,6 @@ HELPERS: dict[str, str] = {
     "maiuscolo": "upper", "upper": "upper",
     "minuscolo": "lower", "lower": "lower",
 }
-HELPER_LABELS = {"euro": "euro", "date": "data", "long_date": "data", "time": "ora",
-                 "upper": "testo", "lower": "testo"}
-
 _TOP_KEYS = {"subject", "markdown", "amount_unit", "defaults"}
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|\{|\}")
@@ -63,10 +60,11 @@ class Placeholder:
     name: str
     label: str
     helper: str | None
+    text: str = ""  # as written between the braces, for messages
 
     @property
-    def text(self) -> str:
-        return f"{self.label}|{self.helper}" if self.helper else self.label
+    def helper_text(self) -> str:
+        return self.text.partition("|")[2].strip()
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,7 @@ def _placeholder(inner: str, where: str, path: object) -> Placeholder:
                 path, f"{where}: unknown helper {helper_text.strip()!r} in {{{inner}}} "
                 f"(known: {known})"
             )
-    return Placeholder(column_name(label), label, helper)
+    return Placeholder(column_name(label), label, helper, inner.strip())
 
 
 def _as_text(value: Any, key: str, path: object) -> str:

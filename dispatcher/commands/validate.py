@@ -22,7 +22,7 @@ from rich.console import Console
 
 from dispatcher.commands._output import abort, console, err_console
 from dispatcher.exitcodes import ExitCode
-from dispatcher.privacy import mask_fiscal_code
+from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 
 if TYPE_CHECKING:
     from dispatcher.campaign import Campaign, CampaignRow, Problem
@@ -81,7 +81,7 @@ def _render_preview(row: CampaignRow | None, out: Console) -> None:
     content = row.payload["content"]
     out.print(f"\nPreview of row {row.row} (the first valid row):", markup=False)
     out.print(f"  to        {mask_fiscal_code(row.fiscal_code)}", markup=False)
-    out.print(f"  subject   {content['subject']}", markup=False)
+    out.print(f"  subject   {mask_fiscal_codes_in(content['subject'])}", markup=False)
     if "due_date" in content:
         local = datetime.fromisoformat(content["due_date"]).astimezone(ZoneInfo("Europe/Rome"))
         out.print(f"  due date  {content['due_date']} "
@@ -98,7 +98,7 @@ def _render_preview(row: CampaignRow | None, out: Console) -> None:
         if key in row.payload:
             out.print(f"  {key}  {row.payload[key]}", markup=False)
     out.print("  ─── markdown ───", markup=False)
-    for line in content["markdown"].split("\n"):
+    for line in mask_fiscal_codes_in(content["markdown"]).split("\n"):
         out.print(f"  {line}", markup=False)
 
 
@@ -106,7 +106,11 @@ def _summary(campaign: Campaign, max_problems: int) -> dict[str, Any]:
     preview = campaign.preview()
     payload = None
     if preview is not None and preview.payload is not None:
-        payload = {**preview.payload, "fiscal_code": mask_fiscal_code(preview.fiscal_code)}
+        content = preview.payload["content"]
+        payload = {**preview.payload, "fiscal_code": mask_fiscal_code(preview.fiscal_code),
+                   "content": {**content,
+                               "subject": mask_fiscal_codes_in(content["subject"]),
+                               "markdown": mask_fiscal_codes_in(content["markdown"])}}
     return {
         "file": str(campaign.path),
         "sha256": campaign.source_sha256,
@@ -157,14 +161,14 @@ def command(
         None, "--template", "-t", help="Campaign template (.toml, or .md with +++ front matter)."
     ),
     encoding: str | None = typer.Option(
-        None, "--encoding", help="Force the CSV encoding (e.g. cp1252) [default: detect]."
+        None, "--encoding", help="Force the CSV encoding (e.g. cp1252) (default: detect)."
     ),
     delimiter: str | None = typer.Option(
-        None, "--delimiter", help="Force the CSV delimiter: ';', ',', tab [default: detect]."
+        None, "--delimiter", help="Force the CSV delimiter: ';', ',', tab (default: detect)."
     ),
     sheet: str | None = typer.Option(None, "--sheet", help="Excel sheet name or 0-based number."),
     amount_unit: str | None = typer.Option(
-        None, "--amount-unit", help="cents or euro [default: the template's, else cents]."
+        None, "--amount-unit", help="cents or euro (default: the template's, else cents)."
     ),
     problems_csv: Path | None = typer.Option(
         None, "--problems-csv", help="Write every problem to this CSV file."
@@ -190,7 +194,7 @@ def command(
     except CampaignFileError as exc:
         abort(str(exc), ExitCode.INVALID_INPUT)
     if json_output:
-        console.print_json(json.dumps(_summary(campaign, MAX_SHOWN), ensure_ascii=False))
+        typer.echo(json.dumps(_summary(campaign, MAX_SHOWN), ensure_ascii=False, indent=2))
     else:
         render_validation(campaign, max_problems=MAX_SHOWN, preview=True)
     if problems_csv is not None:

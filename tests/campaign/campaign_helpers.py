@@ -7,7 +7,9 @@ from pathlib import Path
 
 from dispatcher.campaign import Campaign
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "campaign"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "campaign"
+SPEC_DIR = REPO_ROOT.parent / "shared" / "io-api"  # as tests/conftest.py defines it
 NOW = datetime(2026, 6, 1, tzinfo=UTC)  # due dates in 2027 are in the future
 
 # Valid fiscal codes (check characters computed by python-stdnum).

@@ -81,6 +81,15 @@ def test_omocodia_codes_are_valid_and_a_wrong_check_letter_is_not() -> None:
     assert [p.code.value for p in campaign.problems] == ["fiscal_code_checksum"]
 
 
+def test_emoji_count_two_units_in_subject_limits() -> None:
+    campaign = _load(FIXTURES / "emoji_subjects.csv")
+    found = {p.row: p.code.value for p in campaign.problems}
+    # row 2: 9 characters but 10 UTF-16 units (valid); row 3: 7 characters, 9 units;
+    # row 4: exactly 120 units; row 5: 120 characters but 121 units
+    assert found == {3: "subject_too_short", 5: "subject_too_long"}
+    assert "9 characters" in campaign.problems[0].message
+
+
 def test_source_sha256_is_of_the_file_bytes() -> None:
     path = FIXTURES / "windows1252.csv"
     campaign = _load(path, TEMPLATE)
@@ -99,7 +108,8 @@ def workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            "Scadenza"])
     sheet.write_row(3, 0, [CF1, SUBJECT, MARKDOWN, 1250, "001234567890123456"])
     sheet.write_datetime(3, 5, dt.datetime(2027, 1, 31), date)
-    sheet.write_row(5, 0, [CF2, SUBJECT, MARKDOWN, 12.5, 301234567890123456])  # row 4 blank
+    # 012345678901234567 typed into a number cell: Excel keeps 12345678901234567
+    sheet.write_row(5, 0, [CF2, SUBJECT, MARKDOWN, 12.5, 12345678901234567])  # row 5 blank
     sheet.write_datetime(5, 5, dt.datetime(2027, 1, 31), date)
     other = book.add_worksheet("Altro")
     other.write_row(0, 0, ["cf", "oggetto", "testo"])
@@ -118,7 +128,7 @@ def test_excel_rows_keep_sheet_numbers_text_and_dates(workbook: Path) -> None:
     # an Excel date is midnight: read as the date, i.e. the end of that day in Italy
     assert content["due_date"] == "2027-01-31T22:59:59.000Z"
     codes = {p.code.value for p in rows[6].problems}
-    # 12.5 (a number cell) is euros; the 18-digit number lost its precision in Excel
+    # 12.5 (a number cell) is euros; the notice number lost its leading zero in Excel
     assert codes == {"amount_not_cents", "notice_number_format"}
 
 

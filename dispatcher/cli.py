@@ -26,7 +26,11 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
 
 app = typer.Typer(
     name="dispatcher",
-    help=__doc__.split("\n\n")[0] if __doc__ else None,
+    help=(
+        "Send personal IO app messages in bulk from a campaign file: validate every row first, "
+        "check each recipient's profile, send one message per fiscal code under the ente's "
+        "shared rate budget, and keep a resumable ledger of every row."
+    ),
     epilog=(
         "Exit codes: 0 done · 1 internal error · 2 invalid input (nothing sent) · "
         "3 finished with failed or ambiguous rows · 4 configuration error · "

@@ -4,8 +4,9 @@ Each sub-command lives in ``dispatcher/commands/<name>.py`` as a function called
 it parses flags, calls one domain function, renders the result and returns an exit code.
 Heavy modules (polars, uvicorn, the simulator) are imported inside the command bodies.
 
-Exit codes: 0 done · 1 internal error · 2 invalid input, nothing sent · 3 finished with failed
-or ambiguous rows · 4 configuration error · 5 ledger locked by another run · 75 stopped, resumable.
+Exit codes: 0 done · 1 internal error · 2 invalid input, nothing sent · 3 finished with failed,
+rejected or ambiguous rows · 4 configuration error · 5 ledger locked by another run ·
+75 stopped, resumable.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ app = typer.Typer(
     ),
     epilog=(
         "Exit codes: 0 done · 1 internal error · 2 invalid input (nothing sent) · "
-        "3 finished with failed or ambiguous rows · 4 configuration error · "
+        "3 finished with failed, rejected or ambiguous rows · 4 configuration error · "
         "5 ledger locked · 75 stopped, rerun to resume. "
         "The API key is read from IO_API_KEY or IO_API_KEY_FILE, never from flags."
     ),

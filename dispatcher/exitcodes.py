@@ -8,13 +8,13 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    """Every row has a terminal outcome and none failed or is ambiguous."""
+    """Every row has a terminal outcome; none failed, was rejected or is ambiguous."""
     INTERNAL_ERROR = 1
     """An unexpected fault; the ledger is still consistent and the run resumable."""
     INVALID_INPUT = 2
     """The campaign file (or the command line) is invalid: nothing was sent."""
     INCOMPLETE = 3
-    """The run finished but some rows are failed or ambiguous: look at the report."""
+    """The run finished but some rows are failed, rejected or ambiguous: look at the report."""
     CONFIG_ERROR = 4
     """Configuration is missing or wrong (API key, base URL, rate, ledger path)."""
     LOCKED = 5

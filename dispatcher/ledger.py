@@ -433,10 +433,13 @@ class Ledger:
                               run_id, "requeued by --resend-ambiguous")
 
     def requeue_failed(self, campaign_id: int, run_id: int) -> int:
-        """Rows that failed after retries were never delivered: a new run may try them again."""
+        """Failed and rejected rows were provably never stored by IO: they may be tried again."""
         with self._transaction() as db:
-            return self._move(db, campaign_id, RowState.FAILED, RowState.PENDING, time.time(),
-                              run_id, "requeued by --retry-failed")
+            return sum(
+                self._move(db, campaign_id, source, RowState.PENDING, time.time(), run_id,
+                           "requeued by --retry-failed")
+                for source in (RowState.FAILED, RowState.REJECTED)
+            )
 
     @staticmethod
     def _move(
@@ -478,6 +481,27 @@ class Ledger:
                 "VALUES (?, ?, ?, ?, 'sending')",
                 [(campaign_id, r, now, run_id) for (_, _, _, r) in batch],
             )
+
+    def release_unsent(self, campaign_id: int, run_id: int, rows: Iterable[int]) -> int:
+        """Rows whose intent was recorded but whose request provably never left: pending again."""
+        now = time.time()
+        batch = [(campaign_id, r) for r in rows]
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "UPDATE rows SET state='pending', sending_at=NULL "
+                "WHERE campaign_id=? AND row=? AND state='sending'",
+                batch,
+            )
+            released = db.total_changes - before
+            db.executemany(
+                "INSERT INTO events (campaign_id, row, at, run_id, state, detail) "
+                "SELECT campaign_id, row, ?, ?, 'pending', 'not sent: the run stopped first' "
+                "FROM rows WHERE campaign_id=? AND row=? AND state='pending' "
+                "AND sending_at IS NULL",
+                [(now, run_id, c, r) for c, r in batch],
+            )
+        return released
 
     def record_outcomes(self, campaign_id: int, run_id: int, outcomes: Iterable[Outcome]) -> None:
         """Commit decided rows in one transaction."""

@@ -29,7 +29,7 @@ import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind, SubmitKind
+from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind, SubmitKind, WireState
 from dispatcher.ledger import Ledger, Outcome, RowState
 from dispatcher.privacy import mask_fiscal_code
 
@@ -110,7 +110,8 @@ class LedgerWriter:
                     await self._commit(self._drain([first]))
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
-                    await self._commit(self._drain([]))
+                    while batch := self._drain([]):
+                        await self._commit(batch)
                 raise
 
     def _drain(self, items: list[tuple[int, anyio.Event] | Outcome]) -> list[Any]:
@@ -154,6 +155,11 @@ class Dispatch:
         self.options = options
         self.on_outcome = on_outcome or (lambda state: None)
         self.stop = StopControl()
+        self.late_outcomes: list[Outcome] = []
+        """Decided while the run was being cancelled: the runner commits them afterwards."""
+        self.never_sent: set[int] = set()
+        """Rows cut off in ``sending`` before any byte left: the runner makes them pending."""
+        self._signals = 0
 
     async def run(self, jobs: Iterator[Job]) -> None:
         """Send every job; return when all are decided or the run was stopped."""
@@ -201,7 +207,11 @@ class Dispatch:
     async def _decide(
         self, ledger_out: MemoryObjectSendStream[Any], job: Job, outcome: Outcome
     ) -> None:
-        await ledger_out.send(outcome)
+        try:
+            await ledger_out.send(outcome)
+        except (anyio.get_cancelled_exc_class(), anyio.BrokenResourceError):
+            self.late_outcomes.append(outcome)  # committing twice is harmless
+            raise
         self.on_outcome(outcome.state)
         log.info(
             "row_decided",
@@ -258,19 +268,28 @@ class Dispatch:
             async for job in inbox:
                 if self.stop.is_set:
                     continue
-                committed = anyio.Event()
-                await ledger_out.send((job.row, committed))
-                await committed.wait()  # intent is durable: now the POST may leave
+                wire = WireState()
                 try:
-                    answer = await self.client.submit_message(job.payload)
+                    committed = anyio.Event()
+                    await ledger_out.send((job.row, committed))
+                    await committed.wait()  # intent is durable: now the POST may leave
+                    if self.stop.is_set:
+                        self.never_sent.add(job.row)
+                        continue
+                    answer = await self.client.submit_message(job.payload, wire=wire)
+                except anyio.get_cancelled_exc_class():
+                    if not wire.maybe_sent:
+                        self.never_sent.add(job.row)
+                    raise
                 except ErrorRateExceeded as exc:
                     # The breaker trips before an attempt leaves: nothing was sent.
                     self.stop.stop(str(exc))
-                    await ledger_out.send(Outcome(job.row, RowState.PENDING, None, None,
-                                                  "not sent: the run was halted"))
+                    self.never_sent.add(job.row)
                     continue
-                if answer.is_auth_error:
+                if answer.is_auth_error:  # APIM refused it: nothing was stored
                     self.stop.stop(f"IO refused the API key: {answer.detail}", fatal=True)
+                    self.never_sent.add(job.row)
+                    continue
                 state = {
                     SubmitKind.SENT: RowState.SENT,
                     SubmitKind.REJECTED: RowState.REJECTED,
@@ -300,7 +319,8 @@ class Dispatch:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 name = signal.Signals(signum).name
-                if self.stop.is_set:
+                self._signals += 1
+                if self._signals > 1:
                     log.warning("second_signal_cancelling", signal=name)
                     self._pipeline_scope.cancel()
                     return

@@ -40,7 +40,7 @@ class RunOptions:
     """The operator's explicit choices for one run (each defaults to the safe side)."""
 
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
-    skip_invalid: bool = False
+    skip_invalid: bool = False  # the CLI's choice; invalid rows are recorded either way
     resend_ambiguous: bool = False
     retry_failed: bool = False
     allow_resend: bool = False
@@ -74,7 +74,7 @@ class RunSummary:
             return ExitCode.CONFIG_ERROR
         if self.unfinished:
             return ExitCode.STOPPED
-        if self.counts[RowState.FAILED] or self.counts[RowState.AMBIGUOUS]:
+        if any(self.counts[s] for s in (RowState.FAILED, RowState.REJECTED, RowState.AMBIGUOUS)):
             return ExitCode.INCOMPLETE
         return ExitCode.OK
 
@@ -84,7 +84,7 @@ def default_ledger_path(campaign_path: Path) -> Path:
     return campaign_path.with_name(campaign_path.stem + ".dispatcher") / "ledger.sqlite"
 
 
-def _new_rows(campaign: Campaign, skip_invalid: bool) -> Iterator[NewRow]:
+def _new_rows(campaign: Campaign) -> Iterator[NewRow]:
     for row in campaign.rows():
         if row.state is InputState.VALID:
             yield NewRow(row.row, row.fiscal_code, RowState.PENDING, row.content_hash)
@@ -124,7 +124,7 @@ def open_campaign_in_ledger(
         input_path=str(campaign.path),
         input_sha256=campaign.source_sha256,
         template_sha256=campaign.template_sha256,
-        rows=_new_rows(campaign, options.skip_invalid),
+        rows=_new_rows(campaign),
         allow_resend=options.allow_resend,
     )
     return campaign_id, False
@@ -135,7 +135,11 @@ def _pending_jobs(
 ) -> Iterator[Job]:
     """Pending rows re-rendered from the file, checked against the hash recorded at start."""
     for row in campaign.rows():
-        if row.row not in pending or row.payload is None:
+        if row.row not in pending:
+            continue
+        if row.payload is None:  # judged differently than at the campaign's start
+            stale.append(Outcome(row.row, RowState.FAILED, None, None,
+                                 f"row is {row.state} on resume; not sent"))
             continue
         if hashes.get(row.row) != row.content_hash:
             stale.append(Outcome(row.row, RowState.FAILED, None, None,
@@ -163,8 +167,12 @@ async def dispatch_pending(
     try:
         await dispatch.run(_pending_jobs(campaign, pending, hashes, stale))
     finally:
-        if stale:
-            ledger.record_outcomes(campaign_id, run_id, stale)
+        # After the task group: no writer runs any more, so the main thread may commit.
+        late = stale + dispatch.late_outcomes
+        if late:
+            ledger.record_outcomes(campaign_id, run_id, late)
+        if dispatch.never_sent:
+            ledger.release_unsent(campaign_id, run_id, dispatch.never_sent)
     return dispatch.stop.reason, dispatch.stop.fatal
 
 
@@ -187,7 +195,7 @@ def run_campaign(
         if options.resend_ambiguous:
             ledger.requeue_ambiguous(campaign_id, run_id)
         if options.retry_failed:
-            ledger.requeue_failed(campaign_id, run_id)
+            ledger.requeue_failed(campaign_id, run_id)  # failed and rejected: never stored
         if ledger.unfinished(campaign_id):
             ledger.reopen_campaign(campaign_id)
         if on_start:

@@ -7,7 +7,6 @@ policy, and prints the summary and where the ledger and the exports are.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import typer
@@ -55,8 +54,7 @@ def command(
         raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
     console.rule("1. validate")
     render_validation(campaign, max_problems=10, preview=True)
-    if out.exists():
-        shutil.rmtree(out)  # a fresh simulator has an empty inbox: start a fresh ledger too
+    _clear_demo_files(out)  # a fresh simulator has an empty inbox: start a fresh ledger too
     config = SimulatorConfig(population=PopulationConfig(seed=seed))
     with running_simulator(config) as sim:
         console.rule(f"2. send to the IO simulator at {sim.base_url} (policy 150/5s)")
@@ -79,6 +77,16 @@ def command(
     console.print(f"Rerun `dispatcher run {campaign_file} --template {template} --skip-invalid` "
                   "against the real IO with IO_API_KEY set to send it for real.", markup=False)
     raise typer.Exit(int(code))
+
+
+DEMO_FILES = ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.sqlite.lock",
+              "results.csv", "results.parquet")
+
+
+def _clear_demo_files(out: Path) -> None:
+    """Remove only what an earlier demo wrote there; never anything else in the folder."""
+    for name in DEMO_FILES:
+        (out / name).unlink(missing_ok=True)
 
 
 def _count(stats: dict[str, object], name: str) -> object:

@@ -57,7 +57,8 @@ def command(
         help="Send again rows whose earlier send may have reached IO (may duplicate!).",
     ),
     retry_failed: bool = typer.Option(
-        False, "--retry-failed", help="Try again rows that failed after retries (never sent)."
+        False, "--retry-failed",
+        help="Try again rows that failed or were rejected (IO stored neither).",
     ),
     allow_resend: bool = typer.Option(
         False, "--allow-resend",

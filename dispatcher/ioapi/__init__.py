@@ -5,7 +5,7 @@ whose ``kind`` says what happened; the exceptions form one tree rooted at ``IOAp
 :mod:`dispatcher.ioapi.outcomes`), of which callers normally meet only ``ErrorRateExceeded``.
 """
 
-from dispatcher.ioapi.client import DEFAULT_USER_AGENT, Client, ClientStatistics
+from dispatcher.ioapi.client import DEFAULT_USER_AGENT, Client, ClientStatistics, WireState
 from dispatcher.ioapi.models import (
     Answer,
     FeedAnswer,
@@ -68,6 +68,7 @@ __all__ = [
     "SubmitAnswer",
     "SubmitKind",
     "Throttled",
+    "WireState",
     "classify_response",
     "map_transport_errors",
     "retry_decision",

@@ -65,6 +65,20 @@ DEFAULT_USER_AGENT = f"dispatcher/{__version__} (IO bulk sender)"
 log = structlog.get_logger("dispatcher.ioapi")
 
 
+class WireState:
+    """Whether a submit's bytes may be on their way to IO right now.
+
+    The pipeline reads it when a run is cancelled mid-call: a submit cancelled while waiting
+    for the Pacer, a retry hint or a backoff never left, so its row can go back to pending
+    instead of becoming ambiguous.
+    """
+
+    __slots__ = ("maybe_sent",)
+
+    def __init__(self) -> None:
+        self.maybe_sent = False
+
+
 @dataclass(frozen=True)
 class ClientStatistics:
     calls: int  # operations started (check_profile, submit_message, …)
@@ -179,16 +193,20 @@ class Client:
         )
         return profile_answer(final)
 
-    async def submit_message(self, payload: dict[str, Any]) -> SubmitAnswer:
+    async def submit_message(
+        self, payload: dict[str, Any], *, wire: WireState | None = None
+    ) -> SubmitAnswer:
         """``POST /messages`` with the fiscal code in ``payload``.
 
         Retried only when provably not stored: not sent, 429, a backend 5xx ProblemJson.
         Anything that may have reached IO comes back ``ambiguous`` after one attempt.
+        ``wire`` tells a caller that is cancelled mid-call whether bytes may have left.
         """
         fiscal_code = payload.get("fiscal_code")
         final = await self._call(
             "submit", "POST", "/messages", payload,
             idempotent=False, fiscal_code=fiscal_code if isinstance(fiscal_code, str) else None,
+            wire=wire,
         )
         return submit_answer(final)
 
@@ -228,6 +246,7 @@ class Client:
         *,
         idempotent: bool,
         fiscal_code: str | None = None,
+        wire: WireState | None = None,
     ) -> Final:
         """Attempt until an answer, a give-up, or an open breaker (which raises)."""
         http = self._http
@@ -241,7 +260,11 @@ class Client:
             self._check_breaker()
             await self._pacer.acquire()
             attempts += 1
+            if wire is not None:
+                wire.maybe_sent = True
             outcome = await self._attempt(http, method, path, body, self._pacer.clock.now())
+            if wire is not None and not isinstance(outcome, MaybeSent):
+                wire.maybe_sent = False  # an answer (or a provable non-send) came back
             self._attempts += 1
             if isinstance(outcome, Success):
                 self._by_outcome[OutcomeClass.SUCCESS] += 1

@@ -16,206 +16,23 @@ The ledger is synchronous on purpose; the pipeline calls it from one writer task
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-
-
-class RowState(StrEnum):
-    """Where a row is. The last eight are terminal: a finished run leaves only those."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    INVALID = "invalid"
-    DUPLICATE = "duplicate"
-    NO_PROFILE = "no_profile"
-    SENDER_NOT_ALLOWED = "sender_not_allowed"
-    SENT = "sent"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    AMBIGUOUS = "ambiguous"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self not in (RowState.PENDING, RowState.SENDING)
-
-
-TERMINAL_STATES: tuple[RowState, ...] = tuple(s for s in RowState if s.is_terminal)
-
-
-class LedgerError(Exception):
-    """The ledger cannot be used as asked; the message says why and what to do."""
-
-
-class LedgerLocked(LedgerError):
-    """Another process holds the run lock of this ledger."""
-
-
-class InputChanged(LedgerError):
-    """The campaign file or template differs from the one the unfinished campaign started with."""
-
-
-@dataclass(frozen=True)
-class CampaignRecord:
-    campaign_id: int
-    input_path: str
-    input_sha256: str
-    template_sha256: str | None
-    created_at: float
-    completed_at: float | None
-
-
-@dataclass(frozen=True)
-class NewRow:
-    """One input row as the campaign room judged it, ready to be recorded."""
-
-    row: int
-    fiscal_code: str
-    state: RowState  # pending, invalid or duplicate
-    content_hash: str | None = None
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The decided fate of one row, as the pipeline learned it."""
-
-    row: int
-    state: RowState
-    http_status: int | None = None
-    message_id: str | None = None
-    detail: str | None = None
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    campaign_id: int
-    row: int
-    fiscal_code: str
-    state: RowState
-    content_hash: str | None
-    message_id: str | None
-    http_status: int | None
-    detail: str | None
-    attempts: int
-    sending_at: float | None
-    decided_at: float | None
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS campaigns (
-    campaign_id INTEGER PRIMARY KEY,
-    input_path TEXT NOT NULL,
-    input_sha256 TEXT NOT NULL,
-    template_sha256 TEXT,
-    created_at REAL NOT NULL,
-    completed_at REAL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY,
-    campaign_id INTEGER NOT NULL REFERENCES campaigns(campaign_id),
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    rate TEXT,
-    requests INTEGER,
-    throttled INTEGER,
-    stopped_reason TEXT,
-    exit_code INTEGER
-);
-CREATE TABLE IF NOT EXISTS rows (
-    campaign_id INTEGER NOT NULL REFERENCES campaigns(campaign_id),
-    row INTEGER NOT NULL,
-    fiscal_code TEXT NOT NULL,
-    state TEXT NOT NULL,
-    content_hash TEXT,
-    message_id TEXT,
-    http_status INTEGER,
-    detail TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    sending_at REAL,
-    decided_at REAL,
-    run_id INTEGER,
-    PRIMARY KEY (campaign_id, row)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rows_by_recipient ON rows (fiscal_code, content_hash, state);
-CREATE TABLE IF NOT EXISTS events (
-    campaign_id INTEGER NOT NULL,
-    row INTEGER NOT NULL,
-    at REAL NOT NULL,
-    run_id INTEGER,
-    state TEXT NOT NULL,
-    http_status INTEGER,
-    detail TEXT
-);
-CREATE INDEX IF NOT EXISTS events_by_row ON events (campaign_id, row);
-CREATE TABLE IF NOT EXISTS run_seconds (
-    run_id INTEGER NOT NULL,
-    second INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    throttled INTEGER NOT NULL,
-    target_rate REAL,
-    current_rate REAL,
-    PRIMARY KEY (run_id, second)
-) WITHOUT ROWID;
-"""
-
-
-def _create_private_file(path: Path) -> None:
-    """Create the file with mode 0600 if missing: the ledger holds fiscal codes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
-
-
-class RunLock:
-    """An exclusive ``flock`` on ``<ledger>.lock``; the kernel frees it if the process dies."""
-
-    def __init__(self, ledger_path: Path) -> None:
-        self.path = ledger_path.with_name(ledger_path.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        _create_private_file(self.path)
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-            os.close(fd)
-            raise LedgerLocked(
-                f"ledger {self.path.with_suffix('')} is in use by another run ({holder}); "
-                "wait for it to finish or stop it (Ctrl-C / SIGTERM) first"
-            ) from None
-        os.ftruncate(fd, 0)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+from dispatcher.ledger.lock import create_private_file
+from dispatcher.ledger.records import (
+    CampaignRecord,
+    LedgerError,
+    LedgerRow,
+    NewRow,
+    Outcome,
+    RowState,
+)
+from dispatcher.ledger.schema import SCHEMA, SCHEMA_VERSION
 
 
 class Ledger:
@@ -231,13 +48,13 @@ class Ledger:
     def open(cls, path: Path) -> Ledger:
         """Open (creating if needed) a ledger; WAL journal, full sync on commit."""
         path = Path(path)
-        _create_private_file(path)
+        create_private_file(path)
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{path} is not a dispatcher ledger ({exc})") from None

@@ -108,6 +108,11 @@ class AdjustableLimiter(AsyncLimiter):
         self._wake_next()
 
 
+# The bucket drips a little faster than the safe rate: an asyncio timer wakes late, and a
+# one-token bucket cannot save up what it lost. The window cap keeps the budget exact.
+CATCH_UP = 1.03
+
+
 def window_safe_rate(target: RateSpec, burst: int, headroom: float = 0.0) -> float:
     """The drip rate that keeps every ``period``-long window at or under ``requests``.
 
@@ -287,6 +292,8 @@ class Pacer:
         self._requests = self._throttled = self._gate_waits = self._waiting = 0
         self._last_remaining: int | None = None
         self._recent: deque[float] = deque()  # admissions of the last window
+        # The hard cap: never more of our own admissions in one window than the safe budget.
+        self._window_cap = max(1, math.floor(target.requests * (1 - headroom)) - burst)
 
     async def acquire(self) -> None:
         """Wait for the retry gate to open and for a token; the request may then leave."""
@@ -299,10 +306,14 @@ class Pacer:
                     waited = True
                     await self.clock.sleep(self._closed_until - now)
                     continue
-                self._limiter.set_rate(self._controller.rate(now))
+                self._limiter.set_rate(self._controller.rate(now) * CATCH_UP)
                 await self._limiter.acquire()
                 if self._now() < self._closed_until:
                     continue  # a 429 closed the gate while we queued: wait, then re-queue
+                full = self._window_full(self._now())
+                if full > 0:
+                    await self.clock.sleep(full)
+                    continue
                 break
         finally:
             self._waiting -= 1
@@ -377,6 +388,12 @@ class Pacer:
         if self._wall_offset is None:  # the clock is monotonic; the timeline wants unix time
             self._wall_offset = self._wall_clock() - now
         return now
+
+    def _window_full(self, now: float) -> float:
+        """Seconds until our own last window has room again (0: it has room now)."""
+        if self._own_in_window(now) < self._window_cap:
+            return 0.0
+        return max(1e-3, self._recent[0] + self.target.period - now)
 
     def _own_in_window(self, now: float) -> int:
         """Our admissions in the last ``period`` (the spec's period is taken as IO's window)."""

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatcher.pacing import (
+    CATCH_UP,
     AdjustableLimiter,
     FakeClock,
     Pacer,
@@ -293,15 +294,25 @@ def test_set_rate_on_a_real_clock_speeds_the_bucket_up() -> None:
 # --- the Pacer on virtual time ----------------------------------------------------------------
 
 
-def test_n_acquisitions_at_the_window_safe_rate_take_n_minus_one_intervals() -> None:
-    async def main() -> float:
-        pacer = Pacer(RateSpec.parse("150/5s"))
-        start = anyio.current_time()
-        for _ in range(150):
-            await pacer.acquire()
-        return anyio.current_time() - start
+def test_a_precise_budget_is_spent_to_the_window_cap_and_never_beyond() -> None:
+    """150/5s: the bucket drips a little fast (timers wake late), the window cap holds the
+    line at 147 of our own admissions per 5 s, i.e. 98 % of the ceiling, exactly."""
 
-    assert run_virtual(main) == pytest.approx(149 / 29.5)
+    async def main() -> list[float]:
+        pacer = Pacer(RateSpec.parse("150/5s"))
+        times = []
+        for _ in range(600):
+            await pacer.acquire()
+            times.append(anyio.current_time())
+        return times
+
+    times = run_virtual(main)
+    busiest = max(
+        sum(1 for t in times[i:i + 160] if t < start + 5.0) for i, start in enumerate(times)
+    )
+    assert busiest == 147
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert rate == pytest.approx(147 / 5, rel=0.01)
 
 
 def test_every_caller_waits_out_the_retry_hint_of_a_429() -> None:
@@ -393,7 +404,7 @@ def test_after_a_429_the_pace_recovers_to_the_target() -> None:
     cut, recovered, achieved = run_virtual(main)
     assert cut == pytest.approx(0.7 * 29.5)
     assert recovered == pytest.approx(29.5)
-    assert achieved == pytest.approx(29.5)
+    assert achieved == pytest.approx(29.5 * CATCH_UP)  # the window cap is not reached yet
 
 
 def test_remaining_near_zero_keeps_the_pacer_from_probing_higher() -> None:
@@ -440,8 +451,9 @@ def test_the_timeline_counts_requests_and_429s_per_wall_second_and_stays_bounded
 
     pacer = run_virtual(main)
     samples = pacer.timeline()
-    assert [s.second for s in samples] == [1_700_000_002, 1_700_000_003, 1_700_000_004]
-    assert [s.requests for s in samples] == [9, 9, 9]  # 9 req/s: 10/1s minus the burst
+    assert len(samples) == 3 and samples[-1].second - samples[0].second == 2  # bounded
+    # 10/1s less the burst: the window cap allows 9 of our own per second, never more.
+    assert max(s.requests for s in samples) == 9
     assert samples[-1].throttled == 1
     assert samples[-1].current_rate == pytest.approx(0.7 * 9)
     assert all(s.target_rate == pytest.approx(9.0) for s in samples)
@@ -457,7 +469,7 @@ def test_statistics_can_be_read_after_the_event_loop_ended() -> None:
     stats = run_virtual(main).statistics()
     assert stats.requests == 10
     assert stats.paused_until is None
-    assert stats.achieved_rate == pytest.approx(98.0)
+    assert stats.achieved_rate == pytest.approx(98.0 * CATCH_UP)
 
 
 def test_a_fake_clock_moves_only_when_advanced_or_slept_on() -> None:

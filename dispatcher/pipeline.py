@@ -37,6 +37,20 @@ log = structlog.get_logger("dispatcher.pipeline")
 
 OutcomeHook = Callable[[RowState], None]
 
+# How each answer of IO decides a row (an allowed profile goes on to the submit stage).
+PROFILE_OUTCOMES: dict[ProfileKind, RowState] = {
+    ProfileKind.NOT_ALLOWED: RowState.SENDER_NOT_ALLOWED,
+    ProfileKind.NO_PROFILE: RowState.NO_PROFILE,
+    ProfileKind.REJECTED: RowState.REJECTED,
+    ProfileKind.FAILED: RowState.FAILED,
+}
+SUBMIT_OUTCOMES: dict[SubmitKind, RowState] = {
+    SubmitKind.SENT: RowState.SENT,
+    SubmitKind.REJECTED: RowState.REJECTED,
+    SubmitKind.FAILED: RowState.FAILED,
+    SubmitKind.AMBIGUOUS: RowState.AMBIGUOUS,
+}
+
 
 @dataclass(frozen=True)
 class Job:
@@ -244,12 +258,7 @@ class Dispatch:
                 if answer.is_auth_error:
                     self.stop.stop(f"IO refused the API key: {answer.detail}", fatal=True)
                     continue
-                state = {
-                    ProfileKind.NOT_ALLOWED: RowState.SENDER_NOT_ALLOWED,
-                    ProfileKind.NO_PROFILE: RowState.NO_PROFILE,
-                    ProfileKind.REJECTED: RowState.REJECTED,
-                    ProfileKind.FAILED: RowState.FAILED,
-                }[answer.kind]
+                state = PROFILE_OUTCOMES[answer.kind]
                 detail = answer.detail
                 if state in (RowState.REJECTED, RowState.FAILED):
                     detail = f"profile check: {detail}"
@@ -290,12 +299,7 @@ class Dispatch:
                     self.stop.stop(f"IO refused the API key: {answer.detail}", fatal=True)
                     self.never_sent.add(job.row)
                     continue
-                state = {
-                    SubmitKind.SENT: RowState.SENT,
-                    SubmitKind.REJECTED: RowState.REJECTED,
-                    SubmitKind.FAILED: RowState.FAILED,
-                    SubmitKind.AMBIGUOUS: RowState.AMBIGUOUS,
-                }[answer.kind]
+                state = SUBMIT_OUTCOMES[answer.kind]
                 await self._decide(
                     ledger_out,
                     job,

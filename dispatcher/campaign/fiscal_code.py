@@ -23,7 +23,7 @@ from stdnum.it import codicefiscale
 Verdict = Literal["missing", "temporary", "format", "checksum", "birth_date"]
 
 # White space (Unicode White_Space), zero-width characters, BOM, soft hyphen and '-'.
-# Written with \u escapes (four hex digits), which Python's re and Rust's regex (polars) both understand.
+# Written with \u escapes (four hex digits): Python's re and polars' Rust regex read both.
 STRIP_PATTERN = (
     r"[ \t\n\x0b\x0c\r\x85\xa0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000"
     r"\ufeff\u00ad\-]"

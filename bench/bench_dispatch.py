@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -453,14 +454,15 @@ def print_buckets(result: DispatchResult, rival_run: RivalResult, width: int = 1
     print(f"  timeline   per {width} s: t, our goodput/s, our 429s, mean current rate, "
           "competitor ok/s, competitor 429s")
     for lo in range(start, last + 1, width):
-        seconds = range(lo, lo + width)
+        seconds = range(lo, min(lo + width, last + 1))
         rows = [by_second.get(s, (0, 0, None)) for s in seconds]
-        ours = sum(r - t for r, t, _ in rows) / width
+        ours = sum(r - t for r, t, _ in rows) / len(seconds)
         throttled = sum(t for _, t, _ in rows)
         rates = [c for _, _, c in rows if c is not None]
         theirs = [rival_run.per_second.get(s, [0, 0]) for s in seconds]
         print(f"    +{lo - start:4d} s  {ours:5.1f}  {throttled:3d}  "
-              f"{sum(rates) / max(1, len(rates)):5.1f}  {sum(o for o, _ in theirs) / width:5.1f}"
+              f"{sum(rates) / max(1, len(rates)):5.1f}  "
+              f"{sum(o for o, _ in theirs) / len(seconds):5.1f}"
               f"  {sum(t for _, t in theirs):3d}")
 
 
@@ -584,6 +586,17 @@ def measure_bare(sim: Simulator, jobs: list[tuple[str, dict[str, Any]]], workers
     return total / seconds
 
 
+def engine_fingerprint() -> tuple[str, str]:
+    """A digest of dispatcher's sources and the newest file: numbers belong to one version."""
+    files = sorted((ROOT / "dispatcher").rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    newest = max(files, key=lambda path: path.stat().st_mtime)
+    stamp = datetime.fromtimestamp(newest.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
+    return digest.hexdigest()[:12], f"{newest.relative_to(ROOT)} {stamp}"
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -626,9 +639,11 @@ def main() -> None:
     campaign = workdir / f"tari_{args.recipients}_{args.seed}.csv"
     write_csv(campaign, tari_rows(args.recipients, args.seed))
     ctx = Context(args, workdir, campaign)
+    digest, newest = engine_fingerprint()
     print(f"dispatcher budget and overhead, {args.recipients:,} recipients, concurrency "
           f"{args.concurrency}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f}; work directory {workdir}")
+    print(f"engine sources {digest} (newest: {newest})")
     wanted = args.only or list(SCENARIOS)
     runners = {"precise": scenario_precise, "adaptive": scenario_adaptive,
                "competitor": scenario_competitor, "overhead": scenario_overhead}
@@ -639,6 +654,10 @@ def main() -> None:
             print(f"  ({time.perf_counter() - started:.0f} s; load average now "
                   f"{os.getloadavg()[0]:.2f})", flush=True)
     log_stream.close()
+    after, newest = engine_fingerprint()
+    if after != digest:
+        print(f"\nWARNING: dispatcher's sources changed while this ran ({digest} → {after}, "
+              f"newest: {newest}); the numbers above belong to {digest}, imported at start")
 
 
 if __name__ == "__main__":

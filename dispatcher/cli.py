@@ -1,6 +1,7 @@
 """The ``dispatcher`` command line: thin by design.
 
-Each sub-command lives in ``dispatcher/commands/<name>.py`` as a function called ``command``;
+Each sub-command lives in ``dispatcher/commands/<name>.py`` as a function called ``command``
+(or, for a group such as ``feed sync``, a ``typer.Typer`` called ``app``);
 it parses flags, calls one domain function, renders the result and returns an exit code.
 Heavy modules (polars, uvicorn, the simulator) are imported inside the command bodies.
 
@@ -20,7 +21,11 @@ from dispatcher import __version__
 # (command name, module): the order is the order shown in --help.
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("validate", "dispatcher.commands.validate"),
+    ("test", "dispatcher.commands.test"),
     ("run", "dispatcher.commands.run"),
+    ("status", "dispatcher.commands.status"),
+    ("report", "dispatcher.commands.report"),
+    ("feed", "dispatcher.commands.feed"),
     ("demo", "dispatcher.commands.demo"),
     ("simulator", "dispatcher.commands.simulator"),
 )
@@ -67,7 +72,10 @@ def _register_commands() -> None:
             if exc.name == module_name:  # command not built yet
                 continue
             raise
-        app.command(name)(module.command)
+        if hasattr(module, "command"):
+            app.command(name)(module.command)
+        else:  # a group of sub-commands (``dispatcher feed sync``)
+            app.add_typer(module.app, name=name)
 
 
 _register_commands()

@@ -15,9 +15,18 @@ from dispatcher.ledger.records import (
     Outcome,
     RowState,
 )
+from dispatcher.ledger.statuses import (
+    FINAL_STATUSES,
+    MessageStatus,
+    StatusObservation,
+    StatusPlan,
+    StatusQuestion,
+)
 from dispatcher.ledger.store import SCHEMA_VERSION, Ledger
+from dispatcher.ledger.testsends import TestSend
 
 __all__ = [
+    "FINAL_STATUSES",
     "SCHEMA_VERSION",
     "TERMINAL_STATES",
     "CampaignRecord",
@@ -26,8 +35,13 @@ __all__ = [
     "LedgerError",
     "LedgerLocked",
     "LedgerRow",
+    "MessageStatus",
     "NewRow",
     "Outcome",
     "RowState",
     "RunLock",
+    "StatusObservation",
+    "StatusPlan",
+    "StatusQuestion",
+    "TestSend",
 ]

@@ -1,7 +1,15 @@
 """The ledger's tables. ``rows`` holds one row per input row; ``events`` every state change,
-so the history of any row can be told; ``run_seconds`` the per-second counters of a run."""
+so the history of any row can be told; ``run_seconds`` the per-second counters of a run.
 
-SCHEMA_VERSION = 1
+``message_status`` holds the latest IO status of each sent message and ``status_checks``
+every observation (``dispatcher status``); ``test_sends`` the messages sent to test
+recipients (``dispatcher test``), which are never rows of the campaign.
+
+Version 2 only added tables, so a version-1 ledger is upgraded in place by ``SCHEMA``.
+"""
+
+SCHEMA_VERSION = 2
+UPGRADABLE_VERSIONS = (1,)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,4 +69,54 @@ CREATE TABLE IF NOT EXISTS run_seconds (
     current_rate REAL,
     PRIMARY KEY (run_id, second)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS message_status (
+    campaign_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    status TEXT,
+    read_status TEXT,
+    payment_status TEXT,
+    http_status INTEGER,
+    detail TEXT,
+    first_checked_at REAL NOT NULL,
+    checked_at REAL NOT NULL,
+    status_since REAL,
+    checks INTEGER NOT NULL,
+    final INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, row)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_checks (
+    campaign_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    at REAL NOT NULL,
+    status TEXT,
+    read_status TEXT,
+    payment_status TEXT,
+    http_status INTEGER,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS status_checks_by_row ON status_checks (campaign_id, row);
+CREATE TABLE IF NOT EXISTS status_runs (
+    status_run_id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    asked INTEGER,
+    requests INTEGER,
+    throttled INTEGER
+);
+CREATE TABLE IF NOT EXISTS test_sends (
+    test_id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    template_sha256 TEXT,
+    source_row INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    content_hash TEXT,
+    outcome TEXT NOT NULL,
+    message_id TEXT,
+    http_status INTEGER,
+    detail TEXT
+);
 """

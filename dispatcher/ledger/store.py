@@ -32,11 +32,17 @@ from dispatcher.ledger.records import (
     Outcome,
     RowState,
 )
-from dispatcher.ledger.schema import SCHEMA, SCHEMA_VERSION
+from dispatcher.ledger.schema import SCHEMA, SCHEMA_VERSION, UPGRADABLE_VERSIONS
+from dispatcher.ledger.statuses import StatusBook
+from dispatcher.ledger.testsends import TestSendBook
 
 
-class Ledger:
-    """One ledger file: campaigns, their rows and states, runs, and per-row event history."""
+class Ledger(StatusBook, TestSendBook):
+    """One ledger file: campaigns, their rows and states, runs, and per-row event history.
+
+    IO statuses of sent messages (:class:`StatusBook`) and test sends (:class:`TestSendBook`)
+    live in their own modules; they share this connection.
+    """
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
@@ -60,6 +66,8 @@ class Ledger:
             raise LedgerError(f"{path} is not a dispatcher ledger ({exc})") from None
         if version is None:
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(version[0]) in UPGRADABLE_VERSIONS:  # the schema script added the tables
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         elif int(version[0]) != SCHEMA_VERSION:
             raise LedgerError(f"{path} has ledger schema {version[0]}, expected {SCHEMA_VERSION}")
         for sidecar in ("-wal", "-shm"):

@@ -1,0 +1,207 @@
+"""``dispatcher status LEDGER``: ask IO what became of the sent messages; never sends."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from dispatcher.commands._output import abort, console, err_console
+from dispatcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from dispatcher.followup import StatusSummary
+    from dispatcher.ledger import StatusObservation
+
+
+def resolve_ledger(path: Path) -> Path:
+    """Accept the ledger, its folder, or the campaign file it was made for."""
+    if path.is_dir():
+        return path / "ledger.sqlite"
+    if path.suffix.lower() in (".csv", ".xlsx", ".txt"):
+        from dispatcher.runner import default_ledger_path
+
+        return default_ledger_path(path)
+    return path
+
+
+def _duration(text: str) -> float:
+    from dispatcher.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def command(
+    ledger: Path = typer.Argument(
+        ..., help="Ledger file (or its folder, or the campaign file).", show_default=False
+    ),
+    campaign: int | None = typer.Option(
+        None, "--campaign", help="Campaign id in the ledger (default: the latest)."
+    ),
+    min_age: str | None = typer.Option(
+        None, "--min-age",
+        help="Skip messages sent less than this ago (default 30m; 1m with --watch).",
+    ),
+    horizon: str = typer.Option(
+        "14d", "--horizon", help="Stop asking about messages sent longer ago than this."
+    ),
+    follow_reads: bool = typer.Option(
+        False, "--follow-reads",
+        help="Keep asking about PROCESSED Premium messages until read/paid (until --horizon).",
+    ),
+    watch: bool = typer.Option(
+        False, "--watch", help="Ask again every --interval until all are final or --timeout."
+    ),
+    interval: str = typer.Option("30s", "--interval", help="Pause between passes in --watch."),
+    timeout: str = typer.Option("1h", "--timeout", help="Give up watching after this long."),
+    rate: str | None = typer.Option(
+        None, "--rate", help="Request budget, e.g. 150/5s (default: 120/5s)."
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=64, help="Requests in flight at most (default: 16)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Ask IO for the status of each sent message that is not final yet, and record it.
+
+    Re-runnable from cron: final messages (PROCESSED, REJECTED, FAILED) are never asked about
+    again, and messages past --horizon are given up. Nothing is ever sent or resent.
+    """
+    from dispatcher.followup import StatusOptions, check_statuses
+    from dispatcher.ledger import LedgerError, LedgerLocked
+    from dispatcher.logs import configure_logging
+    from dispatcher.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config_file=config, rate=rate, concurrency=concurrency)
+        settings.require_api_key()
+    except ConfigError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    interactive = err_console.is_terminal
+    configure_logging(json=None if interactive else False, secrets=(settings.api_key.reveal(),),
+                      level=30 if interactive else 20)
+    options = StatusOptions(
+        min_age_s=_duration(min_age) if min_age else (60.0 if watch else 30 * 60.0),
+        horizon_s=_duration(horizon), follow_reads=follow_reads,
+        concurrency=settings.concurrency,
+    )
+    ledger_path = resolve_ledger(ledger)
+    deadline = time.monotonic() + _duration(timeout)
+    try:
+        with _WatchDisplay(watch and interactive) as display:
+            while True:
+                summary = check_statuses(
+                    settings=settings, ledger_path=ledger_path, campaign_id=campaign,
+                    options=options, on_observation=display.observed,
+                )
+                display.show(summary)
+                if not watch or summary.open_after == 0 or summary.fatal or summary.stopped:
+                    break
+                if time.monotonic() >= deadline:
+                    summary = _timed_out(summary)
+                    break
+                time.sleep(min(_duration(interval), max(0.0, deadline - time.monotonic())))
+    except LedgerLocked as exc:
+        abort(str(exc), ExitCode.LOCKED)
+    except LedgerError as exc:
+        abort(str(exc), ExitCode.INVALID_INPUT)
+    render_status(summary, json_output=json_output)
+    raise typer.Exit(int(summary.exit_code))
+
+
+def _timed_out(summary: StatusSummary) -> StatusSummary:
+    from dataclasses import replace
+
+    return replace(summary, stopped=f"--timeout reached with {summary.open_after} open")
+
+
+class _WatchDisplay:
+    """A Rich bar of final messages out of sent ones, for ``--watch`` on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = None
+        self._task = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]final statuses"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[note]}"), console=err_console,
+            )
+
+    def __enter__(self) -> _WatchDisplay:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def observed(self, observation: StatusObservation) -> None:
+        if self._progress is not None and self._task is not None and observation.is_final:
+            self._progress.advance(self._task)
+
+    def show(self, summary: StatusSummary) -> None:
+        if self._progress is None:
+            return
+        sent = sum(summary.counts.values())
+        final = sum(summary.counts.get(s, 0) for s in ("PROCESSED", "REJECTED", "FAILED"))
+        note = f"{summary.open_after} open · {summary.requests} requests"
+        if self._task is None:
+            self._task = self._progress.add_task("status", total=sent, completed=final, note=note)
+        else:
+            self._progress.update(self._task, total=sent, completed=final, note=note)
+
+
+def render_status(summary: StatusSummary, *, json_output: bool) -> None:
+    """Counts by IO status, what was asked, and what stays open."""
+    plan = summary.plan
+    if json_output:
+        console.print_json(json.dumps({
+            "campaign_id": summary.campaign_id,
+            "statuses": summary.counts,
+            "asked": summary.asked,
+            "answered": summary.answered,
+            "became_final": summary.became_final,
+            "already_final": plan.final,
+            "too_young": plan.too_young,
+            "expired": plan.expired,
+            "open_after": summary.open_after,
+            "requests": summary.requests,
+            "throttled": summary.throttled,
+            "duration_s": round(summary.duration_s, 3),
+            "fatal": summary.fatal,
+            "stopped": summary.stopped,
+            "exit_code": int(summary.exit_code),
+            "ledger": str(summary.ledger_path),
+        }))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"IO status of campaign {summary.campaign_id}")
+    table.add_column("status")
+    table.add_column("messages", justify="right")
+    for status, n in summary.counts.items():
+        table.add_row(status, str(n))
+    console.print(table)
+    console.print(
+        f"asked {summary.asked} ({summary.answered} answered, {summary.became_final} now final); "
+        f"{plan.final} already final, {plan.too_young} too recent, {plan.expired} past the "
+        f"horizon; {summary.open_after} still open · {summary.requests} requests, "
+        f"{summary.throttled} answered 429"
+    )
+    if summary.counts.get("REJECTED"):
+        console.print(
+            "[yellow]REJECTED: the citizen has no IO profile or blocked the service. "
+            "Resending is pointless; reach them another way.[/]"
+        )
+    if summary.fatal or summary.stopped:
+        console.print(f"[yellow]{summary.fatal or summary.stopped}[/]")

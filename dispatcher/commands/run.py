@@ -78,6 +78,10 @@ def command(
     export_dir: Path | None = typer.Option(
         None, "--export-dir", help="Where results.csv/.parquet go (default: the ledger's folder)."
     ),
+    require_test: bool = typer.Option(
+        False, "--require-test",
+        help="Refuse to start unless `dispatcher test` sent this file + template successfully.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Validate FILE, then check each recipient's profile and send one message per fiscal code.
@@ -116,6 +120,9 @@ def command(
             "pass --skip-invalid to send the valid rows only",
             ExitCode.INVALID_INPUT,
         )
+    ledger_path = ledger or default_ledger_path(file)
+    if require_test:
+        require_successful_test(campaign, ledger_path)
     options = RunOptions(
         pipeline=PipelineOptions(
             concurrency=settings.concurrency, grace_seconds=grace,
@@ -125,10 +132,26 @@ def command(
         allow_resend=allow_resend, new_campaign=new_campaign,
     )
     code = execute_run(
-        campaign, settings=settings, ledger_path=ledger or default_ledger_path(file),
+        campaign, settings=settings, ledger_path=ledger_path,
         options=options, export_dir=export_dir, json_output=json_output, progress=progress,
     )
     raise typer.Exit(int(code))
+
+
+def require_successful_test(campaign: Campaign, ledger_path: Path) -> None:
+    """``--require-test``: this exact file + template must have a test send accepted by IO."""
+    from dispatcher.ledger import Ledger
+
+    if ledger_path.exists():
+        with Ledger.open(ledger_path) as opened:
+            if opened.has_successful_test(campaign.source_sha256, campaign.template_sha256):
+                return
+    abort(
+        f"{campaign.path}: --require-test: no test send of this file and template was accepted "
+        f"by IO (ledger {ledger_path}). Run `dispatcher test {campaign.path} --to "
+        "AAAAAA00A00A000A` first, check the message, then run again. Nothing was sent",
+        ExitCode.INVALID_INPUT,
+    )
 
 
 def execute_run(

@@ -1,0 +1,111 @@
+"""``dispatcher test FILE --to CF``: a few real messages of the campaign to test recipients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from dispatcher.commands._output import abort, console, err_console
+from dispatcher.exitcodes import ExitCode
+
+
+def _row_numbers(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a list of row numbers like 2,15") from None
+
+
+def command(
+    file: Path = typer.Argument(..., help="Campaign file (.csv or .xlsx).", show_default=False),
+    to: str = typer.Option(
+        ..., "--to",
+        help="Test recipients: AAAAAA00A00A000A (IO's test citizen: delivered by e-mail to "
+        "the service's creator) and/or colleagues' fiscal codes, comma-separated.",
+    ),
+    rows: str | None = typer.Option(
+        None, "--rows",
+        help="Row numbers to send (as `validate` numbers them), e.g. 2,15. "
+        "Default: the first --count valid rows.",
+    ),
+    count: int = typer.Option(3, "--count", min=1, max=20, help="How many rows by default."),
+    template: Path | None = typer.Option(None, "--template", "-t", help="Campaign template file."),
+    ledger: Path | None = typer.Option(
+        None, "--ledger", help="Ledger path (default: FILE.dispatcher/ledger.sqlite)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
+    delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Send chosen rows of FILE, rendered exactly as for the citizens, to test recipients.
+
+    Recorded in the ledger as test sends of this file and template (never as campaign rows);
+    `run --require-test` refuses to start until one of them was accepted by IO.
+    """
+    from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+    from dispatcher.ledger import LedgerError, LedgerLocked
+    from dispatcher.logs import configure_logging
+    from dispatcher.privacy import mask_fiscal_code
+    from dispatcher.runner import default_ledger_path
+    from dispatcher.settings import ConfigError, load_settings
+    from dispatcher.testsend import TestSendError, parse_recipients, pick_rows, send_tests
+
+    try:
+        settings = load_settings(config_file=config)
+        settings.require_api_key()
+    except ConfigError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    configure_logging(json=None if err_console.is_terminal else False,
+                      secrets=(settings.api_key.reveal(),), level=30)
+    try:
+        recipients = parse_recipients(to)
+        campaign = load_campaign(
+            file, template=template,
+            options=CampaignOptions(encoding=encoding, delimiter=delimiter),
+        )
+        chosen = pick_rows(campaign, rows=_row_numbers(rows), count=count)
+    except (TestSendError, CampaignFileError) as exc:
+        abort(str(exc), ExitCode.INVALID_INPUT)
+    ledger_path = ledger or default_ledger_path(file)
+    try:
+        summary = send_tests(campaign, settings=settings, ledger_path=ledger_path,
+                             recipients=recipients, rows=chosen)
+    except LedgerLocked as exc:
+        abort(str(exc), ExitCode.LOCKED)
+    except LedgerError as exc:
+        abort(str(exc), ExitCode.INVALID_INPUT)
+    if json_output:
+        console.print_json(json.dumps({
+            "sends": [
+                {"row": s.source_row, "recipient": mask_fiscal_code(s.recipient),
+                 "outcome": s.outcome, "message_id": s.message_id,
+                 "http_status": s.http_status, "detail": s.detail}
+                for s in summary.sends
+            ],
+            "all_sent": summary.all_sent,
+            "fatal": summary.fatal,
+            "ledger": str(ledger_path),
+        }))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Test sends of {file.name}")
+        for column in ("row", "recipient", "outcome", "IO message id / detail"):
+            table.add_column(column)
+        for s in summary.sends:
+            table.add_row(str(s.source_row), mask_fiscal_code(s.recipient), s.outcome,
+                          s.message_id or s.detail or "")
+        console.print(table)
+        if summary.all_sent:
+            console.print("Check the messages (the test citizen's copy arrives by e-mail), then "
+                          f"run: dispatcher run {file} --require-test")
+        if summary.fatal:
+            console.print(f"[red]{summary.fatal}[/]")
+    if summary.fatal:
+        raise typer.Exit(int(ExitCode.CONFIG_ERROR))
+    raise typer.Exit(int(ExitCode.OK if summary.all_sent else ExitCode.INCOMPLETE))

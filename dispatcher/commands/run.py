@@ -78,6 +78,13 @@ def command(
     export_dir: Path | None = typer.Option(
         None, "--export-dir", help="Where results.csv/.parquet go (default: the ledger's folder)."
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Send nothing: count the rows, estimate requests and time."
+    ),
+    check_profiles: bool = typer.Option(
+        False, "--check-profiles",
+        help="With --dry-run: check every recipient's IO profile to report the reach.",
+    ),
     require_test: bool = typer.Option(
         False, "--require-test",
         help="Refuse to start unless `dispatcher test` sent this file + template successfully.",
@@ -99,7 +106,8 @@ def command(
 
     try:
         settings = load_settings(config_file=config, rate=rate, concurrency=concurrency)
-        settings.require_api_key()
+        if check_profiles or not dry_run:
+            settings.require_api_key()
     except ConfigError as exc:
         abort(str(exc), ExitCode.CONFIG_ERROR)
     progress = RunProgress.for_terminal(err_console)
@@ -113,6 +121,19 @@ def command(
         )
     except CampaignFileError as exc:
         abort(str(exc), ExitCode.INVALID_INPUT)
+    ledger_path = ledger or default_ledger_path(file)
+    if dry_run:
+        from dispatcher.commands.dry_run import execute_dry_run
+
+        if campaign.has_errors:
+            render_validation(campaign, max_problems=20)
+        raise typer.Exit(int(execute_dry_run(
+            campaign, settings=settings, ledger_path=ledger_path,
+            check_profiles=check_profiles, json_output=json_output,
+        )))
+    if check_profiles:
+        abort("--check-profiles only goes with --dry-run (a real run checks every profile)",
+              ExitCode.INVALID_INPUT)
     if campaign.has_errors and not skip_invalid:
         render_validation(campaign, max_problems=20)
         abort(
@@ -120,7 +141,6 @@ def command(
             "pass --skip-invalid to send the valid rows only",
             ExitCode.INVALID_INPUT,
         )
-    ledger_path = ledger or default_ledger_path(file)
     if require_test:
         require_successful_test(campaign, ledger_path)
     options = RunOptions(

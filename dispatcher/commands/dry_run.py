@@ -1,0 +1,110 @@
+"""``run --dry-run``: the reach, the requests and the time a real run would take."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatcher.commands._output import console
+from dispatcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from dispatcher.campaign import Campaign
+    from dispatcher.dryrun import DryRunReport, ProfileHook
+    from dispatcher.settings import Settings
+
+REACH_LABELS = {
+    "allowed": "has IO and allows the service",
+    "not_allowed": "blocked the service",
+    "no_profile": "no IO profile",
+    "rejected": "IO refused the check (4xx)",
+    "failed": "no answer (check failed)",
+}
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
+
+def execute_dry_run(
+    campaign: Campaign,
+    *,
+    settings: Settings,
+    ledger_path: Path,
+    check_profiles: bool,
+    json_output: bool,
+    on_answer: ProfileHook | None = None,
+    after: Callable[[DryRunReport], None] | None = None,
+) -> ExitCode:
+    """Count, optionally check profiles, print the estimate. Never sends a message."""
+    from dispatcher.dryrun import dry_run
+
+    report = dry_run(campaign, settings=settings, ledger_path=ledger_path,
+                     check=check_profiles, on_answer=on_answer)
+    if after:
+        after(report)
+    render_dry_run(report, rate=str(settings.rate), json_output=json_output)
+    if report.fatal:
+        return ExitCode.CONFIG_ERROR if "API key" in report.fatal else ExitCode.STOPPED
+    return ExitCode.OK
+
+
+def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool) -> None:
+    needed, cached = report.requests_needed, report.requests_needed_with_cache
+    if json_output:
+        console.print_json(json.dumps({
+            "dry_run": True,
+            "rows": report.rows,
+            "invalid": report.invalid,
+            "duplicate": report.duplicate,
+            "already_decided": report.already_decided,
+            "to_process": report.to_process,
+            "profiles_checked": report.checked,
+            "reach": report.reach,
+            "requests_needed": needed,
+            "requests_needed_with_profile_cache": cached,
+            "estimated_seconds": round(report.duration_s(needed), 1),
+            "estimated_seconds_with_profile_cache": round(report.duration_s(cached), 1),
+            "rate": rate,
+            "requests_made": report.requests_made,
+            "throttled": report.throttled,
+            "fatal": report.fatal,
+        }))
+        return
+    from rich.table import Table
+
+    table = Table(title="Dry run: nothing was sent")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    table.add_row("rows in the file", str(report.rows))
+    table.add_row("invalid (not sent)", str(report.invalid))
+    table.add_row("duplicate fiscal code (not sent)", str(report.duplicate))
+    if report.already_decided:
+        table.add_row("already decided by the unfinished run", str(report.already_decided))
+    table.add_row("[bold]to process[/]", f"[bold]{report.to_process}[/]")
+    for kind, label in REACH_LABELS.items():
+        if report.reach.get(kind):
+            share = report.reach[kind] / max(1, sum(report.reach.values()))
+            table.add_row(f"  {label}", f"{report.reach[kind]} ({share:.0%})")
+    console.print(table)
+    bound = "" if report.checked else "at most "
+    console.print(
+        f"The real run needs {bound}{needed} requests: about {_clock(report.duration_s(needed))} "
+        f"at {rate} (IO's limit is 150/5s per ente, shared by all its services)."
+    )
+    if report.checked:
+        console.print(
+            f"With --profile-cache (seeded by this dry run): {cached} requests, about "
+            f"{_clock(report.duration_s(cached))}. {report.requests_made} requests made now, "
+            f"{report.throttled} answered 429."
+        )
+    else:
+        console.print("Add --check-profiles to learn the reach (one POST /profiles per row).")
+    if report.invalid:
+        console.print(f"[yellow]{report.invalid} invalid row(s): the real run refuses to start "
+                      "unless you fix them or pass --skip-invalid.[/]")
+    if report.fatal:
+        console.print(f"[red]{report.fatal}[/]")

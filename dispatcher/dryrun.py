@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from dispatcher.campaign import Campaign
 from dispatcher.campaign import RowState as InputState
+from dispatcher.fanout import fan_out
 from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind
 from dispatcher.ledger import Ledger
 from dispatcher.pacing import Pacer
@@ -113,31 +113,22 @@ async def check_profiles(
     """``POST /profiles`` for each code; returns counts by answer kind and a fatal reason."""
     counts: Counter[str] = Counter()
     stop: list[str] = []
-    send, receive = anyio.create_memory_object_stream[str](len(fiscal_codes) or 1)
-    for code in fiscal_codes:
-        send.send_nowait(code)
-    send.close()
 
-    async def worker(inbox: MemoryObjectReceiveStream[str]) -> None:
-        async for code in inbox:
-            if stop:
-                return
-            try:
-                answer = await client.check_profile(code)
-            except ErrorRateExceeded as exc:
-                stop.append(str(exc))
-                return
-            if answer.is_auth_error:
-                stop.append(f"IO refused the API key: {answer.detail}")
-                return
-            counts[answer.kind.value] += 1
-            if on_answer:
-                on_answer(code, answer.kind)
+    async def check(code: str) -> bool:
+        try:
+            answer = await client.check_profile(code)
+        except ErrorRateExceeded as exc:
+            stop.append(str(exc))
+            return False
+        if answer.is_auth_error:
+            stop.append(f"IO refused the API key: {answer.detail}")
+            return False
+        counts[answer.kind.value] += 1
+        if on_answer:
+            on_answer(code, answer.kind)
+        return True
 
-    async with anyio.create_task_group() as tg:
-        with receive:
-            for _ in range(max(1, min(concurrency, len(fiscal_codes)))):
-                tg.start_soon(worker, receive.clone())
+    await fan_out(fiscal_codes, check, concurrency=concurrency)
     return counts, stop[0] if stop else None
 
 

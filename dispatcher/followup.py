@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import structlog
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from dispatcher.exitcodes import ExitCode
+from dispatcher.fanout import fan_out
 from dispatcher.ioapi import Client, ErrorRateExceeded, MessageAnswer, MessageKind
 from dispatcher.ledger import (
     Ledger,
@@ -112,14 +113,6 @@ class _Pass:
     final: int = 0
     fatal: str | None = None
     stopped: str | None = None
-    stop: anyio.Event = field(default_factory=anyio.Event)
-
-    def halt(self, reason: str, *, fatal: bool) -> None:
-        if fatal:
-            self.fatal = self.fatal or reason
-        else:
-            self.stopped = self.stopped or reason
-        self.stop.set()
 
 
 async def ask_statuses(
@@ -137,70 +130,69 @@ async def ask_statuses(
     """
     state = _Pass()
     hook = on_observation or (lambda observation: None)
-    questions_in, questions = anyio.create_memory_object_stream[StatusQuestion](len(due) or 1)
     answers_in, answers = anyio.create_memory_object_stream[StatusObservation](
         options.writer_batch * 4
     )
-    for question in due:
-        questions_in.send_nowait(question)
-    questions_in.close()
 
-    async def worker(
-        inbox: MemoryObjectReceiveStream[StatusQuestion],
-        out: MemoryObjectSendStream[StatusObservation],
-    ) -> None:
-        async with inbox, out:
-            async for question in inbox:
-                if state.stop.is_set():
-                    return
-                try:
-                    answer = await client.get_message(question.fiscal_code, question.message_id)
-                except ErrorRateExceeded as exc:
-                    state.halt(str(exc), fatal=False)
-                    return
-                if answer.is_auth_error:
-                    state.halt(f"IO refused the API key: {answer.detail}", fatal=True)
-                    return
-                observation = observation_from(question, answer, time.time())
-                await out.send(observation)
-                state.answered += observation.status is not None
-                state.final += observation.is_final
-                hook(observation)
-                log.info("status_checked", row=question.row,
-                         fiscal_code=mask_fiscal_code(question.fiscal_code),
-                         message_id=question.message_id, status=observation.status,
-                         read_status=observation.read_status,
-                         payment_status=observation.payment_status, detail=observation.detail)
+    async def ask(question: StatusQuestion) -> bool:
+        try:
+            answer = await client.get_message(question.fiscal_code, question.message_id)
+        except ErrorRateExceeded as exc:
+            state.stopped = str(exc)
+            return False
+        if answer.is_auth_error:
+            state.fatal = f"IO refused the API key: {answer.detail}"
+            return False
+        observation = observation_from(question, answer, time.time())
+        await answers_in.send(observation)
+        state.answered += observation.status is not None
+        state.final += observation.is_final
+        hook(observation)
+        log.info("status_checked", row=question.row,
+                 fiscal_code=mask_fiscal_code(question.fiscal_code),
+                 message_id=question.message_id, status=observation.status,
+                 read_status=observation.read_status,
+                 payment_status=observation.payment_status, detail=observation.detail)
+        return True
 
-    async def writer() -> None:
-        limiter = anyio.CapacityLimiter(1)
-        async with answers:
-            batch: list[StatusObservation] = []
-            try:
-                async for first in answers:
-                    batch = [first]
-                    while len(batch) < options.writer_batch:
-                        try:
-                            batch.append(answers.receive_nowait())
-                        except (anyio.WouldBlock, anyio.EndOfStream):
-                            break
+    async def ask_all() -> None:
+        async with answers_in:
+            await fan_out(due, ask, concurrency=options.concurrency)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_write_statuses, ledger, campaign_id, answers, options.writer_batch)
+        tg.start_soon(ask_all)
+    return state.answered, state.final, state.fatal, state.stopped
+
+
+async def _write_statuses(
+    ledger: Ledger,
+    campaign_id: int,
+    answers: MemoryObjectReceiveStream[StatusObservation],
+    batch_size: int,
+) -> None:
+    """The only writer: whatever is queued goes into one commit; flushed even on cancel."""
+    limiter = anyio.CapacityLimiter(1)
+    batch: list[StatusObservation] = []
+    async with answers:
+        try:
+            async for first in answers:
+                batch = [first]
+                while len(batch) < batch_size:
+                    try:
+                        batch.append(answers.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await anyio.to_thread.run_sync(
+                    ledger.record_statuses, campaign_id, batch, limiter=limiter
+                )
+                batch = []
+        finally:
+            with anyio.CancelScope(shield=True):
+                if batch:
                     await anyio.to_thread.run_sync(
                         ledger.record_statuses, campaign_id, batch, limiter=limiter
                     )
-                    batch = []
-            finally:
-                with anyio.CancelScope(shield=True):
-                    if batch:
-                        await anyio.to_thread.run_sync(
-                            ledger.record_statuses, campaign_id, batch, limiter=limiter
-                        )
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(writer)
-        with questions, answers_in:
-            for _ in range(max(1, min(options.concurrency, len(due)))):
-                tg.start_soon(worker, questions.clone(), answers_in.clone())
-    return state.answered, state.final, state.fatal, state.stopped
 
 
 def check_statuses(

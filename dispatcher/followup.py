@@ -83,7 +83,9 @@ class StatusSummary:
             return ExitCode.CONFIG_ERROR
         if self.stopped:
             return ExitCode.STOPPED
-        if self.unanswered or self.counts.get("REJECTED") or self.counts.get("FAILED"):
+        # REJECTED/FAILED are IO's verdicts, shown and counted, not errors of this pass: an
+        # hourly cron job must not fail forever because one citizen blocked the service.
+        if self.unanswered:
             return ExitCode.INCOMPLETE
         return ExitCode.OK
 

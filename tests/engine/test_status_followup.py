@@ -87,7 +87,7 @@ def test_status_records_processed_and_rejected_exactly_for_withdrawn_consent(
                             options=NOW)
     assert second.asked == 60
     assert second.counts == {"PROCESSED": 57, "REJECTED": 3}
-    assert second.exit_code is ExitCode.INCOMPLETE  # REJECTED rows need another channel
+    assert second.exit_code is ExitCode.OK  # REJECTED is IO's verdict, not a failed check
     with Ledger.open(ledger_path) as ledger:
         statuses = ledger.message_statuses(summary.campaign_id)
         history = ledger.status_checks(summary.campaign_id, rows[1])
@@ -159,7 +159,7 @@ def test_status_cli_json_exit_code_and_masking(tmp_path: Path, slow_processing) 
 
     # The campaign file stands for its ledger (FILE.dispatcher/ledger.sqlite).
     done = run_cli(["status", str(csv_path), "--min-age", "0", "--json"], env)
-    assert done.returncode == ExitCode.INCOMPLETE, done.stderr
+    assert done.returncode == ExitCode.OK, done.stderr
     summary = json.loads(done.stdout)
     assert summary["statuses"] == {"PROCESSED": 11, "REJECTED": 1}
     assert summary["asked"] == 12 and summary["open_after"] == 0
@@ -167,7 +167,8 @@ def test_status_cli_json_exit_code_and_masking(tmp_path: Path, slow_processing) 
     assert DEFAULT_KEY not in done.stdout + done.stderr
 
     again = run_cli(["status", str(csv_path), "--min-age", "0"], env)
-    assert again.returncode == ExitCode.INCOMPLETE
+    assert again.returncode == ExitCode.OK
+    assert "REJECTED: the citizen has no IO profile or blocked the service" in again.stdout
     assert "asked 0" in again.stdout and "12 already final" in again.stdout
     missing = run_cli(["status", str(tmp_path / "none.sqlite")], env)
     assert missing.returncode == ExitCode.INVALID_INPUT

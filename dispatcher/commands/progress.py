@@ -25,24 +25,12 @@ from rich.table import Table
 from dispatcher.commands._output import console
 from dispatcher.ledger import TERMINAL_STATES, RowState
 from dispatcher.privacy import mask_fiscal_codes_in
+from dispatcher.report.labels import OUTCOME_LABELS
 
 if TYPE_CHECKING:
     from dispatcher.pacing import PacerStatistics
     from dispatcher.report import ExportPaths
     from dispatcher.runner import RunSummary
-
-OUTCOME_LABELS: dict[RowState, str] = {
-    RowState.SENT: "sent (accepted by IO)",
-    RowState.NO_PROFILE: "no IO profile",
-    RowState.SENDER_NOT_ALLOWED: "service blocked by the citizen",
-    RowState.INVALID: "invalid row (not sent)",
-    RowState.DUPLICATE: "duplicate (not sent)",
-    RowState.REJECTED: "rejected by IO (4xx)",
-    RowState.FAILED: "failed after retries (never sent)",
-    RowState.AMBIGUOUS: "ambiguous: may have reached IO, check before resending",
-    RowState.PENDING: "not yet processed (resumable)",
-    RowState.SENDING: "in flight",
-}
 
 
 class RunProgress:

@@ -1,0 +1,113 @@
+"""Every report of one campaign in one call, for ``dispatcher report`` and for cron wrappers.
+
+The command only parses flags; this decides which files to write and reads the ledger once
+per kind of file. :func:`write_metrics_for_ledger` is the one call ``run`` and ``status``
+need to leave a Prometheus textfile behind after a cron run (no polars import on that path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatcher.ledger import Ledger, LedgerError
+from dispatcher.report.attention import rows_needing_attention
+from dispatcher.report.charts import TimelinePoint
+from dispatcher.report.files import write_atomically
+from dispatcher.report.html import render_html
+from dispatcher.report.labels import Language
+from dispatcher.report.metrics import write_metrics
+from dispatcher.report.summary import CampaignSummary, build_summary
+
+if TYPE_CHECKING:
+    import polars as pl
+
+FORMATS = ("csv", "parquet", "html", "json")
+FILE_NAMES = {"csv": "results.csv", "parquet": "results.parquet", "html": "report.html",
+              "json": "summary.json"}
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    formats: frozenset[str] = frozenset(FORMATS)
+    lang: Language = Language.IT
+    separator: str = ";"  # Italian Excel: ";" and a byte order mark
+    bom: bool = True
+    attention_limit: int = 500
+    timeline_runs: int = 5
+    metrics_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.formats) - set(FORMATS)
+        if unknown:
+            raise ValueError(f"unknown format(s) {sorted(unknown)}; known: {', '.join(FORMATS)}")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    summary: CampaignSummary
+    written: dict[str, Path] = field(default_factory=dict)  # format (or "metrics") → path
+
+
+def timelines(
+    ledger: Ledger, run_ids: list[int]
+) -> dict[int, list[TimelinePoint]]:
+    """The per-second counters of each run, as chart points."""
+    return {run_id: [TimelinePoint(*sample) for sample in ledger.timeline(run_id)]
+            for run_id in run_ids}
+
+
+def write_reports(
+    ledger: Ledger,
+    campaign_id: int,
+    out_dir: Path,
+    *,
+    input_frame: pl.DataFrame | None = None,
+    options: ReportOptions = ReportOptions(),
+) -> ReportFiles:
+    """Write the chosen files into ``out_dir`` (and the metrics file, if asked)."""
+    summary = build_summary(ledger, campaign_id)
+    written: dict[str, Path] = {}
+    if options.formats & {"csv", "parquet"}:
+        from dispatcher.report.export import results_frame, write_csv, write_parquet
+
+        frame = results_frame(input_frame, ledger, campaign_id, lang=options.lang)
+        if "csv" in options.formats:
+            written["csv"] = write_csv(frame, out_dir / FILE_NAMES["csv"],
+                                       separator=options.separator, bom=options.bom)
+        if "parquet" in options.formats:
+            written["parquet"] = write_parquet(frame, out_dir / FILE_NAMES["parquet"])
+    if "html" in options.formats:
+        shown, total = rows_needing_attention(ledger, campaign_id,
+                                              limit=options.attention_limit)
+        latest = [run.run_id for run in summary.runs[::-1][: options.timeline_runs]]
+        page = render_html(summary, attention=shown, attention_total=total,
+                           timelines=timelines(ledger, latest), lang=options.lang,
+                           timeline_runs=options.timeline_runs)
+        written["html"] = write_atomically(out_dir / FILE_NAMES["html"], page)
+    if "json" in options.formats:
+        written["json"] = write_atomically(out_dir / FILE_NAMES["json"], summary.to_json())
+    if options.metrics_file is not None:
+        written["metrics"] = write_metrics(summary, options.metrics_file)
+    return ReportFiles(summary=summary, written=written)
+
+
+def write_metrics_for_ledger(
+    ledger_path: Path, campaign_id: int | None, path: Path, *, campaign: str | None = None
+) -> Path:
+    """After a cron run: the Prometheus textfile of a campaign (default: the latest).
+
+    ``campaign`` overrides the ``campaign`` label (default: the input file's name). Raises
+    :class:`~dispatcher.ledger.LedgerError` when the ledger is missing or has no campaign.
+    """
+    ledger_path = Path(ledger_path)
+    if not ledger_path.is_file():
+        raise LedgerError(f"{ledger_path}: no such ledger")
+    with Ledger.open(ledger_path) as ledger:
+        if campaign_id is None:
+            latest = ledger.latest_campaign()
+            if latest is None:
+                raise LedgerError(f"{ledger_path}: the ledger holds no campaign yet")
+            campaign_id = latest.campaign_id
+        return write_metrics(build_summary(ledger, campaign_id), Path(path), campaign=campaign)

@@ -1,0 +1,191 @@
+"""Exports: the input columns of every row joined with what the ledger knows about it.
+
+One row per input row: the original columns (as text, exactly as read), then the outcome and
+its label, the IO message id, the HTTP status and error of the submit, the times, and, for sent
+rows, the latest IO status that ``dispatcher status`` learned (``NOT_CHECKED`` until then).
+When the input file is not available, the ledger's fiscal code stands in for the input columns.
+
+An office opens the CSV in Excel, so every text cell that Excel would run as a formula
+(starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is prefixed with ``'``.
+Italian Excel splits columns on ``;`` and needs a byte order mark to read UTF-8: ``separator``
+and ``bom`` give it that. Files are created with mode 0600: they hold fiscal codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from dispatcher.ledger import Ledger, RowState
+from dispatcher.report.files import atomic_writer
+from dispatcher.report.labels import (
+    NOT_CHECKED,
+    Language,
+    io_status_label,
+    outcome_label,
+)
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+RESULT_COLUMNS = (
+    "outcome",
+    "outcome_label",
+    "message_id",
+    "http_status",
+    "error_detail",
+    "attempts",
+    "sending_at",
+    "decided_at",
+    "io_status",
+    "io_status_label",
+    "read_status",
+    "payment_status",
+    "io_checked_at",
+    "io_detail",
+)
+"""Our columns, after the input's; a clash with an input column gets a ``dispatcher_`` prefix."""
+
+_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "row": pl.Int64,
+    "fiscal_code": pl.String,
+    "outcome": pl.String,
+    "outcome_label": pl.String,
+    "message_id": pl.String,
+    "http_status": pl.Int64,
+    "error_detail": pl.String,
+    "attempts": pl.Int64,
+    "sending_at": pl.Float64,
+    "decided_at": pl.Float64,
+    "io_status": pl.String,
+    "io_status_label": pl.String,
+    "read_status": pl.String,
+    "payment_status": pl.String,
+    "io_checked_at": pl.Float64,
+    "io_detail": pl.String,
+}
+_TIMES = ("sending_at", "decided_at", "io_checked_at")
+CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
+
+
+@dataclass(frozen=True)
+class ExportPaths:
+    csv: Path
+    parquet: Path
+
+
+def ledger_frame(
+    ledger: Ledger,
+    campaign_id: int,
+    *,
+    lang: Language | str = Language.IT,
+    fiscal_codes: bool = False,
+) -> pl.DataFrame:
+    """One row per input row: outcome, IO message id, HTTP status, error, times, IO status.
+
+    ``fiscal_codes`` adds the ledger's ``fiscal_code`` column (when the input is missing).
+    """
+    statuses = ledger.message_statuses(campaign_id)
+    labels = {state: outcome_label(state, lang) for state in RowState}
+    records = []
+    for r in ledger.rows(campaign_id):
+        known = statuses.get(r.row)
+        io_status = None
+        if r.state is RowState.SENT:
+            io_status = (known.status if known else None) or NOT_CHECKED
+        records.append((
+            r.row, r.fiscal_code, r.state.value, labels[r.state], r.message_id, r.http_status,
+            r.detail, r.attempts, r.sending_at, r.decided_at, io_status,
+            io_status_label(io_status, lang),
+            known.read_status if known else None,
+            known.payment_status if known else None,
+            known.checked_at if known else None,
+            known.detail if known else None,
+        ))
+    frame = pl.DataFrame(records, schema=_SCHEMA, orient="row")
+    frame = frame.with_columns(
+        (pl.col(c) * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias(c)
+        for c in _TIMES
+    )
+    return frame if fiscal_codes else frame.drop("fiscal_code")
+
+
+def results_frame(
+    input_frame: pl.DataFrame | None,
+    ledger: Ledger,
+    campaign_id: int,
+    *,
+    lang: Language | str = Language.IT,
+) -> pl.DataFrame:
+    """Input columns (with ``row``) + result columns; input names win, ours get a prefix.
+
+    Without ``input_frame``, the ledger's ``row`` and ``fiscal_code`` lead instead.
+    """
+    if input_frame is None:
+        return ledger_frame(ledger, campaign_id, lang=lang, fiscal_codes=True)
+    results = ledger_frame(ledger, campaign_id, lang=lang)
+    clashes = set(input_frame.columns) & set(RESULT_COLUMNS)
+    results = results.rename({c: f"dispatcher_{c}" for c in clashes})
+    return input_frame.join(results, on="row", how="left", maintain_order="left")
+
+
+def formula_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix text cells that a spreadsheet would evaluate as a formula."""
+    pattern = "^[" + "".join("\\" + t if t in "-+" else t for t in FORMULA_TRIGGERS) + "]"
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(pattern))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
+def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",", bom: bool = False) -> Path:
+    """Formula-safe CSV, times as ISO-8601 UTC; ``bom`` + ``;`` suit Italian Excel."""
+    safe = formula_safe(frame)
+    with atomic_writer(path) as stream:
+        if bom:
+            stream.write("\ufeff".encode())
+        safe.write_csv(stream, separator=separator, datetime_format=CSV_DATETIME_FORMAT)
+    return path
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
+    """Parquet keeps the types (integers, UTC datetimes); no formula escaping is needed."""
+    with atomic_writer(path) as stream:
+        frame.write_parquet(stream)
+    return path
+
+
+def export_results(
+    input_frame: pl.DataFrame | None,
+    ledger: Ledger,
+    campaign_id: int,
+    out_dir: Path,
+    *,
+    lang: Language | str = Language.IT,
+    separator: str = ",",
+    bom: bool = False,
+) -> ExportPaths:
+    """Write ``results.csv`` and ``results.parquet`` into ``out_dir``."""
+    frame = results_frame(input_frame, ledger, campaign_id, lang=lang)
+    return ExportPaths(
+        csv=write_csv(frame, out_dir / "results.csv", separator=separator, bom=bom),
+        parquet=write_parquet(frame, out_dir / "results.parquet"),
+    )
+
+
+__all__ = [
+    "FORMULA_TRIGGERS",
+    "RESULT_COLUMNS",
+    "ExportPaths",
+    "export_results",
+    "formula_safe",
+    "ledger_frame",
+    "results_frame",
+    "write_csv",
+    "write_parquet",
+]

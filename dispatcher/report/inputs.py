@@ -1,0 +1,123 @@
+"""Finding the campaign file again, to put its columns back next to each row's outcome.
+
+The ledger remembers the path the campaign was read from (as typed: often relative) and the
+file's SHA-256. A report joins input rows by row number, so it must be exactly that file: a
+file edited since (a row inserted, a column sorted) would pair one citizen's data with
+another's outcome. The recorded path is tried as typed, then next to the ledger's folder
+(``FILE.dispatcher/ledger.sqlite`` is the default); only a file whose SHA-256 matches is used.
+
+Only the table is read, not validated: the columns do not depend on the template, a template
+that moved must not block a report, and validating 80,000 rows again would be wasted work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatcher.ledger import CampaignRecord
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class InputMismatch(ValueError):
+    """The file named with ``--input`` is not the one the campaign was sent from."""
+
+
+@dataclass(frozen=True)
+class InputMatch:
+    frame: pl.DataFrame | None  # ``row`` + the input columns; None: export without them
+    path: Path | None
+    note: str | None  # why the input columns are missing, for the operator
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def candidates(recorded: str, ledger_path: Path) -> list[Path]:
+    """Where the recorded input path may be now, most likely first, without repeats."""
+    typed = Path(recorded)
+    if typed.is_absolute():
+        found = [typed]
+    else:
+        home = ledger_path.resolve().parent
+        found = [Path.cwd() / typed, home.parent / typed, home.parent / typed.name,
+                 home / typed.name]
+    unique: list[Path] = []
+    for path in found:
+        if path.resolve() not in [p.resolve() for p in unique]:
+            unique.append(path)
+    return unique
+
+
+def input_frame_of(path: Path, *, encoding: str | None = None,
+                   delimiter: str | None = None) -> pl.DataFrame:
+    """``row`` (Int64) and the original columns as text: what ``Campaign.input_frame`` gives."""
+    import polars as pl
+
+    from dispatcher.campaign.reader import read_table
+
+    table = read_table(path, encoding=encoding, delimiter=delimiter)
+    names, labels = table.columns.names, table.columns.labels
+    return table.frame.select(
+        pl.col("__row").alias("row"),
+        *(pl.col(name).alias("row (input)" if labels[name] == "row" else labels[name])
+          for name in names),
+    )
+
+
+def find_input(
+    campaign: CampaignRecord,
+    ledger_path: Path,
+    *,
+    explicit: Path | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> InputMatch:
+    """The campaign's own input file, read; or why there is none.
+
+    An ``explicit`` file that is not the campaign's raises :class:`InputMismatch`; a recorded
+    path that moved or changed only leaves a note (the report still has every outcome).
+    """
+    from dispatcher.campaign import CampaignFileError
+
+    if explicit is not None:
+        if not explicit.is_file():
+            raise InputMismatch(f"{explicit}: no such file")
+        if file_sha256(explicit) != campaign.input_sha256:
+            raise InputMismatch(
+                f"{explicit} is not the file campaign {campaign.campaign_id} was sent from "
+                f"(it was {campaign.input_path}, and the contents differ): its rows would be "
+                "paired with the wrong outcomes"
+            )
+        try:
+            return InputMatch(input_frame_of(explicit, encoding=encoding, delimiter=delimiter),
+                              explicit, None)
+        except CampaignFileError as exc:
+            raise InputMismatch(str(exc)) from None
+    changed = False
+    for path in candidates(campaign.input_path, ledger_path):
+        if not path.is_file():
+            continue
+        if file_sha256(path) != campaign.input_sha256:
+            changed = True
+            continue
+        try:
+            frame = input_frame_of(path, encoding=encoding, delimiter=delimiter)
+        except CampaignFileError as exc:
+            return InputMatch(None, None, f"{exc}: exported without the input columns")
+        return InputMatch(frame, path, None)
+    why = "changed since the campaign was sent" if changed else "not found"
+    return InputMatch(
+        None, None,
+        f"input file {campaign.input_path} {why}: exported without the input columns "
+        "(pass --input FILE with the original file to add them)",
+    )

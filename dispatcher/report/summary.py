@@ -1,0 +1,223 @@
+"""The machine summary of one campaign: what a monitor, a cron wrapper or a dashboard reads.
+
+It answers "how did last night's campaign go?" in numbers: rows by outcome, sent messages by
+IO status, rows needing attention, and the runs that did the work (how long, how many requests,
+how many 429s, at what mean rate) plus the status passes that asked IO afterwards. The same
+value feeds the JSON file, the Prometheus textfile and the HTML page, so they cannot disagree.
+
+Every outcome and every IO status is listed, zeros included: an alert on
+``dispatcher_rows{outcome="ambiguous"} > 0`` must see a 0, not a missing series.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dispatcher.ledger import CampaignRecord, Ledger, RowState
+from dispatcher.report.labels import ATTENTION_IO_STATUSES, ATTENTION_STATES, IO_STATUSES
+
+SUMMARY_SCHEMA = 1
+"""Bumped when a key of :meth:`CampaignSummary.to_dict` changes meaning or goes away."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One ``dispatcher run`` of the campaign, from the ledger's ``runs`` table."""
+
+    run_id: int
+    started_at: float
+    finished_at: float | None  # None: still running, or killed before it could finish
+    rate: str | None
+    requests: int
+    throttled: int
+    stopped_reason: str | None
+    exit_code: int | None
+    last_second: int | None  # last second with activity in the run's timeline
+
+    @property
+    def duration_s(self) -> float:
+        """Until it finished; for a run that never finished, until its last active second."""
+        if self.finished_at is not None:
+            end = self.finished_at
+        elif self.last_second is not None:
+            end = float(self.last_second + 1)
+        else:
+            end = self.started_at
+        return max(0.0, end - self.started_at)
+
+    @property
+    def mean_rate(self) -> float:
+        """Requests per second over the whole run, 429s and pauses included."""
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class StatusPasses:
+    """The ``dispatcher status`` passes over the campaign (they spend the same budget)."""
+
+    passes: int = 0
+    requests: int = 0
+    throttled: int = 0
+    last_at: float | None = None
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    ledger_path: Path
+    campaign: CampaignRecord
+    generated_at: float
+    outcomes: dict[RowState, int]
+    io_statuses: dict[str, int]
+    runs: tuple[RunRecord, ...] = ()
+    status_passes: StatusPasses = field(default_factory=StatusPasses)
+
+    @property
+    def input_name(self) -> str:
+        """The campaign file's name, without its folders (they may say too much)."""
+        return Path(self.campaign.input_path).name
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def needing_attention(self) -> int:
+        """Ambiguous, failed, refused at submit, or sent and then REJECTED/FAILED by IO."""
+        return sum(self.outcomes.get(s, 0) for s in ATTENTION_STATES) + sum(
+            self.io_statuses.get(s, 0) for s in ATTENTION_IO_STATUSES
+        )
+
+    @property
+    def duration_s(self) -> float:
+        return sum(run.duration_s for run in self.runs)
+
+    @property
+    def requests(self) -> int:
+        return sum(run.requests for run in self.runs)
+
+    @property
+    def throttled(self) -> int:
+        return sum(run.throttled for run in self.runs)
+
+    @property
+    def mean_rate(self) -> float:
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def last_run(self) -> RunRecord | None:
+        return self.runs[-1] if self.runs else None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON summary; times are ISO-8601 UTC, durations seconds, rates requests/s."""
+        last = self.last_run
+        return {
+            "schema": SUMMARY_SCHEMA,
+            "generated_at": _iso(self.generated_at),
+            "ledger": str(self.ledger_path),
+            "campaign": {
+                "id": self.campaign.campaign_id,
+                "input_file": self.input_name,
+                "input_sha256": self.campaign.input_sha256,
+                "created_at": _iso(self.campaign.created_at),
+                "completed_at": _iso(self.campaign.completed_at),
+                "complete": self.campaign.completed_at is not None,
+            },
+            "rows": {
+                "total": self.total_rows,
+                "needing_attention": self.needing_attention,
+                "by_outcome": {state.value: n for state, n in self.outcomes.items()},
+            },
+            "io_status": dict(self.io_statuses),
+            "runs": {
+                "count": len(self.runs),
+                "duration_s": round(self.duration_s, 3),
+                "requests": self.requests,
+                "throttled": self.throttled,
+                "mean_rate_per_s": round(self.mean_rate, 3),
+                "last": None if last is None else {
+                    "run_id": last.run_id,
+                    "started_at": _iso(last.started_at),
+                    "finished_at": _iso(last.finished_at),
+                    "duration_s": round(last.duration_s, 3),
+                    "requests": last.requests,
+                    "throttled": last.throttled,
+                    "mean_rate_per_s": round(last.mean_rate, 3),
+                    "rate": last.rate,
+                    "exit_code": last.exit_code,
+                    "stopped_reason": last.stopped_reason,
+                },
+            },
+            "status_checks": {
+                "passes": self.status_passes.passes,
+                "requests": self.status_passes.requests,
+                "throttled": self.status_passes.throttled,
+                "last_at": _iso(self.status_passes.last_at),
+            },
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None) -> CampaignSummary:
+    """Read everything the summary needs from the ledger (one campaign)."""
+    counted = ledger.status_counts(campaign_id)
+    io_statuses = {status: counted.pop(status, 0) for status in IO_STATUSES}
+    io_statuses.update(counted)  # a status IO added after this table was written
+    runs, passes = _runs_and_passes(ledger.path, campaign_id)
+    return CampaignSummary(
+        ledger_path=ledger.path,
+        campaign=ledger.campaign(campaign_id),
+        generated_at=time.time() if now is None else now,
+        outcomes=ledger.counts(campaign_id),
+        io_statuses=io_statuses,
+        runs=runs,
+        status_passes=passes,
+    )
+
+
+def _runs_and_passes(path: Path, campaign_id: int) -> tuple[tuple[RunRecord, ...], StatusPasses]:
+    """The campaign's runs and status passes, read through a read-only connection.
+
+    The ledger has no "runs of a campaign" question yet; this is it, kept in one place so it
+    can move into :class:`~dispatcher.ledger.Ledger` unchanged.
+    """
+    with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True) as db:
+        runs = tuple(
+            RunRecord(
+                run_id, started, finished, rate, int(requests or 0), int(throttled or 0),
+                stopped, exit_code, last_second,
+            )
+            for run_id, started, finished, rate, requests, throttled, stopped, exit_code,
+            last_second in db.execute(
+                "SELECT r.run_id, r.started_at, r.finished_at, r.rate, "
+                "coalesce(r.requests, (SELECT sum(requests) FROM run_seconds s "
+                "WHERE s.run_id=r.run_id)), "
+                "coalesce(r.throttled, (SELECT sum(throttled) FROM run_seconds s "
+                "WHERE s.run_id=r.run_id)), "
+                "r.stopped_reason, r.exit_code, "
+                "(SELECT max(second) FROM run_seconds s WHERE s.run_id=r.run_id) "
+                "FROM runs r WHERE r.campaign_id=? ORDER BY r.run_id",
+                (campaign_id,),
+            )
+        )
+        count, requests, throttled, last_at = db.execute(
+            "SELECT count(*), sum(requests), sum(throttled), "
+            "max(coalesce(finished_at, started_at)) FROM status_runs WHERE campaign_id=?",
+            (campaign_id,),
+        ).fetchone()
+    db.close()
+    return runs, StatusPasses(int(count), int(requests or 0), int(throttled or 0), last_at)
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )

@@ -8,6 +8,10 @@ Why a writer that acknowledges intents: a submit worker may not let its ``POST /
 leave before the row is committed as ``sending``. The writer batches whatever is queued into
 one transaction, so sixteen workers cost one fsync, not sixteen.
 
+With a profile cache (``run --profile-cache``), a profile worker asks it first: a trusted
+decision skips ``POST /profiles`` (see :mod:`dispatcher.profilecache` for when that is safe),
+and each real answer is queued for the cache, written in batches by one thread at a time.
+
 Stopping: the first SIGINT/SIGTERM, the stop file or the deadline stops the feeding of new
 rows; requests in flight finish (or are cancelled after ``grace_seconds``); the ledger is
 flushed; a second signal cancels at once. Rows cut off while ``sending`` become ``ambiguous``.
@@ -32,6 +36,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind, SubmitKind, WireState
 from dispatcher.ledger import Ledger, Outcome, RowState
 from dispatcher.privacy import mask_fiscal_code
+from dispatcher.profilecache import CachedProfiles
 
 log = structlog.get_logger("dispatcher.pipeline")
 
@@ -163,11 +168,15 @@ class Dispatch:
         writer: LedgerWriter,
         options: PipelineOptions,
         on_outcome: OutcomeHook | None = None,
+        profile_cache: CachedProfiles | None = None,
     ) -> None:
         self.client = client
         self.writer = writer
         self.options = options
         self.on_outcome = on_outcome or (lambda state: None)
+        self.profile_cache = profile_cache
+        """Asked before ``POST /profiles``; the runner flushes its last answers after the run."""
+        self._cache_thread = anyio.CapacityLimiter(1)
         self.stop = StopControl()
         self.late_outcomes: list[Outcome] = []
         """Decided while the run was being cancelled: the runner commits them afterwards."""
@@ -247,11 +256,22 @@ class Dispatch:
             async for job in inbox:
                 if self.stop.is_set:
                     continue  # stays pending: the next run takes it
+                cache = self.profile_cache
+                cached = cache.lookup(job.fiscal_code) if cache is not None else None
+                if cached is not None:  # no request: IO re-checks consent when it processes
+                    if cached.kind is ProfileKind.ALLOWED:
+                        await outbox.send(job)
+                    else:
+                        await self._decide(ledger_out, job, Outcome(
+                            job.row, PROFILE_OUTCOMES[cached.kind], None, None, cached.detail, 0))
+                    continue
                 try:
                     answer = await self.client.check_profile(job.fiscal_code)
                 except ErrorRateExceeded as exc:
                     self.stop.stop(str(exc))
                     continue
+                if cache is not None:
+                    await self._remember(cache, job.fiscal_code, answer.kind)
                 if answer.kind is ProfileKind.ALLOWED:
                     await outbox.send(job)
                     continue
@@ -267,6 +287,12 @@ class Dispatch:
                     job,
                     Outcome(job.row, state, answer.http_status, None, detail, answer.attempts),
                 )
+
+    async def _remember(self, cache: CachedProfiles, fiscal_code: str, kind: ProfileKind) -> None:
+        """Queue an answer for the cache; a full batch is written by one thread at a time."""
+        batch = cache.note(fiscal_code, kind)
+        if batch:
+            await anyio.to_thread.run_sync(cache.write, batch, limiter=self._cache_thread)
 
     async def _submit_worker(
         self,

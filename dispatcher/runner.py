@@ -7,6 +7,7 @@ prints: the CLI renders the summary it returns.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,13 @@ from dispatcher.ledger import (
 )
 from dispatcher.pacing import Pacer, PacerStatistics
 from dispatcher.pipeline import Dispatch, Job, LedgerWriter, OutcomeHook, PipelineOptions
+from dispatcher.profilecache import (
+    CachedProfiles,
+    ProfileCache,
+    ProfileCacheStats,
+    ProfileCacheUse,
+    service_fingerprint,
+)
 from dispatcher.settings import Settings
 
 log = structlog.get_logger("dispatcher.runner")
@@ -63,6 +71,7 @@ class RunSummary:
     stopped_reason: str | None
     fatal: str | None
     resumed: bool
+    profile_cache: ProfileCacheStats | None = None  # with ``--profile-cache``: hits, checks
 
     @property
     def unfinished(self) -> int:
@@ -157,13 +166,15 @@ async def dispatch_pending(
     client: Client,
     options: PipelineOptions,
     on_outcome: OutcomeHook | None = None,
+    profile_cache: CachedProfiles | None = None,
 ) -> tuple[str | None, str | None]:
     """Run the pipeline over the campaign's pending rows. Returns (stop reason, fatal)."""
     pending = ledger.pending_rows(campaign_id)
     hashes = {r.row: r.content_hash for r in ledger.rows(campaign_id) if r.row in pending}
     stale: list[Outcome] = []
     writer = LedgerWriter(ledger, campaign_id, run_id, options.writer_batch)
-    dispatch = Dispatch(client=client, writer=writer, options=options, on_outcome=on_outcome)
+    dispatch = Dispatch(client=client, writer=writer, options=options, on_outcome=on_outcome,
+                        profile_cache=profile_cache)
     try:
         await dispatch.run(_pending_jobs(campaign, pending, hashes, stale))
     finally:
@@ -173,6 +184,8 @@ async def dispatch_pending(
             ledger.record_outcomes(campaign_id, run_id, late)
         if dispatch.never_sent:
             ledger.release_unsent(campaign_id, run_id, dispatch.never_sent)
+        if profile_cache is not None:
+            profile_cache.flush()  # likewise, no cache write can be running now
     return dispatch.stop.reason, dispatch.stop.fatal
 
 
@@ -185,10 +198,20 @@ def run_campaign(
     on_start: Callable[[int, dict[RowState, int]], None] | None = None,
     on_outcome: OutcomeHook | None = None,
     pacer_stats: Callable[[Callable[[], PacerStatistics]], None] | None = None,
+    profile_cache: ProfileCacheUse | None = None,
 ) -> RunSummary:
-    """Validate-then-dispatch for one campaign; the whole of ``dispatcher run``."""
+    """Validate-then-dispatch for one campaign; the whole of ``dispatcher run``.
+
+    ``profile_cache`` (``run --profile-cache TTL``) skips ``POST /profiles`` for recipients
+    with a trusted cached decision; a cache of another service raises ``ProfileCacheError``
+    before anything is recorded.
+    """
     api_key = settings.require_api_key()
-    with RunLock(ledger_path), Ledger.open(ledger_path) as ledger:
+    with (
+        _open_profile_cache(profile_cache, settings, api_key) as cached,
+        RunLock(ledger_path),
+        Ledger.open(ledger_path) as ledger,
+    ):
         campaign_id, resumed = open_campaign_in_ledger(ledger, campaign, options)
         run_id = ledger.begin_run(campaign_id, rate=str(settings.rate))
         recovered = ledger.recover_interrupted(campaign_id, run_id)
@@ -212,6 +235,7 @@ def run_campaign(
                 return await dispatch_pending(
                     ledger=ledger, campaign=campaign, campaign_id=campaign_id, run_id=run_id,
                     client=client, options=options.pipeline, on_outcome=on_outcome,
+                    profile_cache=cached,
                 )
 
         stopped_reason, fatal = anyio.run(go, backend="asyncio")
@@ -225,6 +249,7 @@ def run_campaign(
             started_at=started, duration_s=time.time() - started, requests=stats.requests,
             throttled=stats.throttled, recovered_ambiguous=recovered,
             stopped_reason=stopped_reason, fatal=fatal, resumed=resumed,
+            profile_cache=cached.statistics() if cached else None,
         )
         if not summary.unfinished:
             ledger.mark_campaign_complete(campaign_id)
@@ -238,3 +263,16 @@ def run_campaign(
                  requests=stats.requests, throttled=stats.throttled,
                  stopped_reason=stopped_reason, exit_code=int(summary.exit_code))
         return summary
+
+
+@contextlib.contextmanager
+def _open_profile_cache(
+    use: ProfileCacheUse | None, settings: Settings, api_key: str
+) -> Iterator[CachedProfiles | None]:
+    """The run's view of the cache, opened for this service (or None without a cache)."""
+    if use is None:
+        yield None
+        return
+    fingerprint = service_fingerprint(settings.base_url, api_key)
+    with ProfileCache.open(use.path, service_fingerprint=fingerprint) as cache:
+        yield CachedProfiles(cache, max_age_s=use.max_age_s, clock=use.clock)

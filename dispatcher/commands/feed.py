@@ -1,0 +1,176 @@
+"""``dispatcher feed sync``: keep the profile cache in step with IO's subscriptions feed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from dispatcher.commands._output import abort, console, err_console
+from dispatcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from dispatcher.feedsync import FeedSyncReport
+
+app = typer.Typer(
+    help="IO's subscriptions feed: who (un)subscribed each day, to refresh the profile cache.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def group() -> None:
+    """IO's subscriptions feed: who (un)subscribed each day, to refresh the profile cache."""
+
+
+def resolve_cache(path: Path) -> Path:
+    """The cache file itself, or the campaign file / ledger folder it sits next to."""
+    from dispatcher.profilecache import default_cache_path
+
+    if path.is_dir() or path.suffix.lower() in (".csv", ".xlsx", ".txt"):
+        return default_cache_path(path)
+    return path
+
+
+def _since(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date like 2027-01-31") from None
+
+
+@app.command("sync")
+def sync(
+    cache: Path = typer.Option(
+        ..., "--cache",
+        help="The profile cache: its file, or the campaign file / ledger folder it sits next "
+             "to (FILE.dispatcher/profiles.sqlite).",
+        show_default=False,
+    ),
+    since: str | None = typer.Option(
+        None, "--since",
+        help="First UTC day to fetch, YYYY-MM-DD (default: the oldest cached entry's day; "
+             "at most 30 days back).",
+    ),
+    rate: str | None = typer.Option(
+        None, "--rate", help="Request budget, e.g. 150/5s (default: 120/5s)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Fetch every feed day the cache has not applied yet (up to yesterday, UTC) and apply it.
+
+    Every citizen a day lists is dropped from the cache, so the next `run --profile-cache`
+    checks them for real. Run it from cron before the nightly `run`. Exit codes: 0 synced
+    (days IO has not published yet are listed, and fetched next time) · 3 a day got no
+    answer, rerun later · 4 key refused, no feed permission, or a cache of another service ·
+    75 stopped by the error-rate breaker.
+    """
+    import anyio
+
+    from dispatcher.feedsync import sync_feed
+    from dispatcher.ioapi import Client
+    from dispatcher.logs import configure_logging
+    from dispatcher.pacing import Pacer
+    from dispatcher.profilecache import ProfileCache, ProfileCacheError, service_fingerprint
+    from dispatcher.settings import ConfigError, load_settings
+
+    first_day = _since(since)
+    try:
+        settings = load_settings(config_file=config, rate=rate)
+        api_key = settings.require_api_key()
+    except ConfigError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    interactive = err_console.is_terminal
+    configure_logging(json=None, secrets=(api_key,), level=30 if interactive else 20)
+    path = resolve_cache(cache)
+    today = datetime.now(UTC).date()
+    if not path.exists():  # the first night: `run --profile-cache` has not created it yet
+        from dispatcher.feedsync import FeedSyncReport
+
+        render_sync(FeedSyncReport((), ()), path=path, entries=0, trusted_from=today,
+                    json_output=json_output, missing=True)
+        raise typer.Exit(int(ExitCode.OK))
+    try:
+        opened = ProfileCache.open(
+            path, service_fingerprint=service_fingerprint(settings.base_url, api_key)
+        )
+    except ProfileCacheError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+
+    async def go() -> FeedSyncReport:
+        pacer = Pacer(settings.rate)
+        async with Client.from_settings(settings, pacer, api_key=api_key) as client:
+            return await sync_feed(client, opened, today=today, since=first_day)
+
+    with opened:
+        report = anyio.run(go, backend="asyncio")
+        entries = sum(opened.counts().values())
+        trusted_from = opened.trusted_from(today)
+    render_sync(report, path=path, entries=entries, trusted_from=trusted_from,
+                json_output=json_output)
+    raise typer.Exit(int(report.exit_code))
+
+
+def render_sync(report: FeedSyncReport, *, path: Path, entries: int, trusted_from: date,
+                json_output: bool, missing: bool = False) -> None:
+    """A table of the days (or JSON), then one line on what the cache now trusts."""
+    if json_output:
+        console.print_json(json.dumps({
+            "cache": str(path),
+            "cache_exists": not missing,
+            "planned": [d.isoformat() for d in report.planned],
+            "applied": [d.isoformat() for d in report.applied],
+            "not_available": [d.isoformat() for d in report.not_available],
+            "skipped": [d.isoformat() for d in report.skipped],
+            "days": [{"day": d.day.isoformat(), "result": d.kind.value,
+                      "subscriptions": d.subscriptions, "unsubscriptions": d.unsubscriptions,
+                      "invalidated": d.invalidated, "http_status": d.http_status,
+                      "detail": d.detail} for d in report.days],
+            "invalidated": report.invalidated,
+            "requests": report.requests,
+            "stopped": report.stopped,
+            "entries": entries,
+            "trusted_from": trusted_from.isoformat(),
+            "exit_code": int(report.exit_code),
+        }))
+        return
+    if missing:
+        console.print(f"No profile cache at {path} yet (`run --profile-cache` creates it): "
+                      "nothing to sync.")
+        return
+    if not report.planned:
+        console.print(f"Profile cache {path}: up to date, no feed day to fetch.")
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Subscriptions feed → {path}")
+        for name in ("day (UTC)", "result", "subscriptions", "unsubscriptions",
+                     "entries dropped"):
+            table.add_column(name, justify="left" if name in ("day (UTC)", "result")
+                             else "right")
+        labels = {"found": "applied", "not_available": "not published yet",
+                  "rejected": "[red]refused[/]", "failed": "[red]no answer[/]"}
+        for day in report.days:
+            found = day.kind.value == "found"
+            table.add_row(day.day.isoformat(), labels[day.kind.value],
+                          str(day.subscriptions) if found else "",
+                          str(day.unsubscriptions) if found else "",
+                          str(day.invalidated) if found else "")
+        for skipped in report.skipped:
+            table.add_row(skipped.isoformat(), "not asked", "", "", "")
+        console.print(table)
+    console.print(f"{entries} cached decision(s); entries checked since {trusted_from} "
+                  f"(UTC) are trusted. {report.requests} request(s) made.")
+    if report.not_available:
+        console.print("[yellow]IO has not published "
+                      f"{', '.join(d.isoformat() for d in report.not_available)} yet: the "
+                      "next sync fetches it; until then older entries are checked again.[/]")
+    if report.stopped:
+        console.print(f"[red]stopped: {report.stopped}[/]")

@@ -4,8 +4,9 @@ Without profile checks it counts the rows the run would take (valid, not yet dec
 ledger) and gives an upper bound: two requests per row. With ``--check-profiles`` it asks IO
 about every recipient (``POST /profiles`` only, through the same Pacer and client as the
 run) and reports the reach: how many citizens have IO and allow the service, how many
-blocked it, how many have no IO profile. Those answers can seed the profile cache, so the
-real run, with ``--profile-cache``, does not pay for them twice.
+blocked it, how many have no IO profile. With ``--profile-cache`` those answers seed the
+profile cache, so the real run does not pay for them twice, and recipients the cache already
+knows (a trusted decision, see :mod:`dispatcher.profilecache`) are counted without a request.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dispatcher.fanout import fan_out
 from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind
 from dispatcher.ledger import Ledger
 from dispatcher.pacing import Pacer
+from dispatcher.profilecache import CachedProfiles
 from dispatcher.settings import Settings
 
 ProfileHook = Callable[[str, ProfileKind], None]
@@ -41,6 +43,7 @@ class DryRunReport:
     rate_per_second: float
     reach: dict[str, int] = field(default_factory=dict)  # ProfileKind value → recipients
     checked: bool = False
+    from_cache: int = 0  # recipients whose reach the profile cache gave, without a request
     requests_made: int = 0
     throttled: int = 0
     fatal: str | None = None
@@ -139,8 +142,13 @@ def dry_run(
     ledger_path: Path | None,
     check: bool,
     on_answer: ProfileHook | None = None,
+    cache: CachedProfiles | None = None,
 ) -> DryRunReport:
-    """Count, optionally check every recipient's profile, and estimate the real run."""
+    """Count, optionally check every recipient's profile, and estimate the real run.
+
+    With ``cache``, trusted cached decisions count without a request and every real answer
+    is written to the cache (flushed before returning).
+    """
     codes, decided = rows_to_process(campaign, ledger_path)
     base = DryRunReport(
         rows=campaign.row_count, invalid=campaign.invalid_count,
@@ -150,20 +158,49 @@ def dry_run(
     if not check or not codes:
         return base
     api_key = settings.require_api_key()
+    known: Counter[str] = Counter()
+    to_check = list(codes)
+    answered = on_answer
+    if cache is not None:
+        to_check = []
+        for code in codes:
+            hit = cache.lookup(code)
+            if hit is None:
+                to_check.append(code)
+            else:
+                known[hit.kind.value] += 1
+        answered = _seeding(cache, on_answer)
     pacers: list[Pacer] = []
 
     async def go() -> tuple[Counter[str], str | None]:
         pacer = Pacer(settings.rate)
         pacers.append(pacer)
         async with Client.from_settings(settings, pacer, api_key=api_key) as client:
-            return await check_profiles(client, codes, concurrency=settings.concurrency,
-                                        on_answer=on_answer)
+            return await check_profiles(client, to_check, concurrency=settings.concurrency,
+                                        on_answer=answered)
 
-    counts, fatal = anyio.run(go, backend="asyncio")
+    try:
+        counts, fatal = anyio.run(go, backend="asyncio")
+    finally:
+        if cache is not None:
+            cache.flush()
     stats = pacers[0].statistics()
     return DryRunReport(
         rows=base.rows, invalid=base.invalid, duplicate=base.duplicate,
         already_decided=decided, to_process=len(codes), rate_per_second=base.rate_per_second,
-        reach=dict(counts), checked=True, requests_made=stats.requests,
-        throttled=stats.throttled, fatal=fatal,
+        reach=dict(counts + known), checked=True, from_cache=known.total(),
+        requests_made=stats.requests, throttled=stats.throttled, fatal=fatal,
     )
+
+
+def _seeding(cache: CachedProfiles, then: ProfileHook | None) -> ProfileHook:
+    """A hook that queues each answer for the cache (a full batch is written at once)."""
+
+    def remember(code: str, kind: ProfileKind) -> None:
+        batch = cache.note(code, kind)
+        if batch:
+            cache.write(batch)  # one small transaction per batch; a dry run can afford it
+        if then:
+            then(code, kind)
+
+    return remember

@@ -208,7 +208,7 @@ def run_campaign(
     """
     api_key = settings.require_api_key()
     with (
-        _open_profile_cache(profile_cache, settings, api_key) as cached,
+        open_profile_cache(profile_cache, settings) as cached,
         RunLock(ledger_path),
         Ledger.open(ledger_path) as ledger,
     ):
@@ -266,13 +266,17 @@ def run_campaign(
 
 
 @contextlib.contextmanager
-def _open_profile_cache(
-    use: ProfileCacheUse | None, settings: Settings, api_key: str
+def open_profile_cache(
+    use: ProfileCacheUse | None, settings: Settings
 ) -> Iterator[CachedProfiles | None]:
-    """The run's view of the cache, opened for this service (or None without a cache)."""
+    """The run's view of the cache, opened for this service (or None without a cache).
+
+    Raises :class:`~dispatcher.profilecache.ProfileCacheError` for a file that is not a
+    cache or belongs to another service (base URL + key): consent is per service.
+    """
     if use is None:
         yield None
         return
-    fingerprint = service_fingerprint(settings.base_url, api_key)
+    fingerprint = service_fingerprint(settings.base_url, settings.require_api_key())
     with ProfileCache.open(use.path, service_fingerprint=fingerprint) as cache:
         yield CachedProfiles(cache, max_age_s=use.max_age_s, clock=use.clock)

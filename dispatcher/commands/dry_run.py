@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.commands._output import console
+from dispatcher.commands._output import abort, console
 from dispatcher.exitcodes import ExitCode
+from dispatcher.profilecache import ProfileCacheError
 
 if TYPE_CHECKING:
     from dispatcher.campaign import Campaign
-    from dispatcher.dryrun import DryRunReport, ProfileHook
+    from dispatcher.dryrun import DryRunReport
+    from dispatcher.profilecache import ProfileCacheUse
     from dispatcher.settings import Settings
 
 REACH_LABELS = {
@@ -36,23 +37,31 @@ def execute_dry_run(
     ledger_path: Path,
     check_profiles: bool,
     json_output: bool,
-    on_answer: ProfileHook | None = None,
-    after: Callable[[DryRunReport], None] | None = None,
+    profile_cache: ProfileCacheUse | None = None,
 ) -> ExitCode:
-    """Count, optionally check profiles, print the estimate. Never sends a message."""
-    from dispatcher.dryrun import dry_run
+    """Count, optionally check profiles, print the estimate. Never sends a message.
 
-    report = dry_run(campaign, settings=settings, ledger_path=ledger_path,
-                     check=check_profiles, on_answer=on_answer)
-    if after:
-        after(report)
-    render_dry_run(report, rate=str(settings.rate), json_output=json_output)
+    With ``profile_cache`` (and ``check_profiles``) the cache answers what it knows and
+    stores every new answer, so the real ``run --profile-cache`` does not ask again.
+    """
+    from dispatcher.dryrun import dry_run
+    from dispatcher.runner import open_profile_cache
+
+    try:
+        with open_profile_cache(profile_cache, settings) as cache:
+            report = dry_run(campaign, settings=settings, ledger_path=ledger_path,
+                             check=check_profiles, cache=cache)
+    except ProfileCacheError as exc:
+        abort(str(exc), ExitCode.CONFIG_ERROR)
+    render_dry_run(report, rate=str(settings.rate), json_output=json_output,
+                   cache_path=profile_cache.path if profile_cache else None)
     if report.fatal:
         return ExitCode.CONFIG_ERROR if "API key" in report.fatal else ExitCode.STOPPED
     return ExitCode.OK
 
 
-def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool) -> None:
+def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool,
+                   cache_path: Path | None = None) -> None:
     needed, cached = report.requests_needed, report.requests_needed_with_cache
     if json_output:
         console.print_json(json.dumps({
@@ -64,6 +73,8 @@ def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool) -> Non
             "to_process": report.to_process,
             "profiles_checked": report.checked,
             "reach": report.reach,
+            "reach_from_profile_cache": report.from_cache,
+            "profile_cache": str(cache_path) if cache_path else None,
             "requests_needed": needed,
             "requests_needed_with_profile_cache": cached,
             "estimated_seconds": round(report.duration_s(needed), 1),
@@ -96,11 +107,16 @@ def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool) -> Non
         f"at {rate} (IO's limit is 150/5s per ente, shared by all its services)."
     )
     if report.checked:
+        seeded = "seeded by this dry run" if cache_path else "if this dry run had seeded it"
         console.print(
-            f"With --profile-cache (seeded by this dry run): {cached} requests, about "
+            f"With --profile-cache ({seeded}): {cached} requests, about "
             f"{_clock(report.duration_s(cached))}. {report.requests_made} requests made now, "
             f"{report.throttled} answered 429."
         )
+        if cache_path:
+            console.print(f"Profile cache {cache_path}: {report.from_cache} recipient(s) "
+                          "known already (no request), the other answers stored.",
+                          markup=False)
     else:
         console.print("Add --check-profiles to learn the reach (one POST /profiles per row).")
     if report.invalid:

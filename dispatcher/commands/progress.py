@@ -86,6 +86,7 @@ class RunProgress:
 
 def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_output: bool) -> None:
     """The end-of-run summary: counts by outcome, where the ledger and exports are."""
+    cache = summary.profile_cache
     if json_output:
         console.print_json(
             json.dumps(
@@ -96,6 +97,10 @@ def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_outpu
                     "duration_s": round(summary.duration_s, 3),
                     "requests": summary.requests,
                     "throttled": summary.throttled,
+                    "profile_cache": None if cache is None else {
+                        "hits": cache.hits, "checked": cache.checked,
+                        "remembered": cache.remembered,
+                    },
                     "stopped_reason": summary.stopped_reason,
                     "fatal": summary.fatal,
                     "exit_code": int(summary.exit_code),
@@ -118,6 +123,11 @@ def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_outpu
         f"{summary.requests} requests in {summary.duration_s:.1f} s ({rate:.1f}/s), "
         f"{summary.throttled} answered 429"
     )
+    if cache is not None:
+        console.print(
+            f"profile cache: {cache.hit_total} row(s) decided without POST /profiles, "
+            f"{cache.checked} checked with IO, {cache.remembered} answer(s) stored"
+        )
     if summary.recovered_ambiguous:
         console.print(
             f"[yellow]{summary.recovered_ambiguous} row(s) were in flight when a run stopped: "

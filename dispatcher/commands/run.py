@@ -15,6 +15,7 @@ from dispatcher.exitcodes import ExitCode
 if TYPE_CHECKING:
     from dispatcher.campaign import Campaign
     from dispatcher.commands.progress import RunProgress
+    from dispatcher.profilecache import ProfileCacheUse
     from dispatcher.runner import RunOptions
     from dispatcher.settings import Settings
 
@@ -89,6 +90,20 @@ def command(
         False, "--require-test",
         help="Refuse to start unless `dispatcher test` sent this file + template successfully.",
     ),
+    profile_cache: str | None = typer.Option(
+        None, "--profile-cache", metavar="TTL",
+        help="Trust cached profile answers younger than TTL (e.g. 36h) and skip their "
+             "POST /profiles; keep the cache in step with `dispatcher feed sync`.",
+    ),
+    profile_cache_file: Path | None = typer.Option(
+        None, "--profile-cache-file",
+        help="The profile cache (default: profiles.sqlite next to the ledger).",
+    ),
+    metrics_file: Path | None = typer.Option(
+        None, "--metrics-file",
+        help="After the run, write a Prometheus textfile here (node_exporter textfile "
+             "collector).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Validate FILE, then check each recipient's profile and send one message per fiscal code.
@@ -122,14 +137,19 @@ def command(
     except CampaignFileError as exc:
         abort(str(exc), ExitCode.INVALID_INPUT)
     ledger_path = ledger or default_ledger_path(file)
+    cache = profile_cache_use(profile_cache, profile_cache_file, ledger_path)
     if dry_run:
         from dispatcher.commands.dry_run import execute_dry_run
 
+        if cache is not None and not check_profiles:
+            abort("--profile-cache with --dry-run needs --check-profiles (the dry run then "
+                  "checks only what the cache does not know, and seeds it)",
+                  ExitCode.INVALID_INPUT)
         if campaign.has_errors:
             render_validation(campaign, max_problems=20)
         raise typer.Exit(int(execute_dry_run(
             campaign, settings=settings, ledger_path=ledger_path,
-            check_profiles=check_profiles, json_output=json_output,
+            check_profiles=check_profiles, json_output=json_output, profile_cache=cache,
         )))
     if check_profiles:
         abort("--check-profiles only goes with --dry-run (a real run checks every profile)",
@@ -154,8 +174,30 @@ def command(
     code = execute_run(
         campaign, settings=settings, ledger_path=ledger_path,
         options=options, export_dir=export_dir, json_output=json_output, progress=progress,
+        profile_cache=cache, metrics_file=metrics_file,
     )
     raise typer.Exit(int(code))
+
+
+def profile_cache_use(
+    ttl: str | None, path: Path | None, ledger_path: Path
+) -> ProfileCacheUse | None:
+    """``--profile-cache TTL [--profile-cache-file PATH]`` as the runner takes it."""
+    from dispatcher.durations import parse_duration
+    from dispatcher.profilecache import ProfileCacheUse, default_cache_path
+
+    if ttl is None:
+        if path is not None:
+            abort("--profile-cache-file needs --profile-cache TTL (how old an answer may be)",
+                  ExitCode.INVALID_INPUT)
+        return None
+    try:
+        max_age_s = parse_duration(ttl)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--profile-cache") from None
+    if max_age_s <= 0:
+        raise typer.BadParameter("a TTL above zero, such as 36h", param_hint="--profile-cache")
+    return ProfileCacheUse(path or default_cache_path(ledger_path), max_age_s)
 
 
 def require_successful_test(campaign: Campaign, ledger_path: Path) -> None:
@@ -183,10 +225,13 @@ def execute_run(
     export_dir: Path | None,
     json_output: bool,
     progress: RunProgress | None,
+    profile_cache: ProfileCacheUse | None = None,
+    metrics_file: Path | None = None,
 ) -> ExitCode:
     """Dispatch, export and print the summary; shared by ``run`` and ``demo``."""
     from dispatcher.commands.progress import render_summary
     from dispatcher.ledger import Ledger, LedgerError, LedgerLocked
+    from dispatcher.profilecache import ProfileCacheError
     from dispatcher.report import export_results
     from dispatcher.runner import run_campaign
 
@@ -197,13 +242,20 @@ def execute_run(
                 on_start=progress.start if progress else None,
                 on_outcome=progress.advance if progress else None,
                 pacer_stats=progress.watch_pacer if progress else None,
+                profile_cache=profile_cache,
             )
     except LedgerLocked as exc:
         abort(str(exc), ExitCode.LOCKED)
     except LedgerError as exc:
         abort(str(exc), ExitCode.INVALID_INPUT)
+    except ProfileCacheError as exc:
+        abort(f"{exc}. Nothing was sent", ExitCode.CONFIG_ERROR)
     with Ledger.open(ledger_path) as opened:
         paths = export_results(campaign.input_frame(), opened, summary.campaign_id,
                                export_dir or ledger_path.parent)
     render_summary(summary, paths, json_output=json_output)
+    if metrics_file is not None:
+        from dispatcher.commands._metrics import leave_metrics
+
+        leave_metrics(ledger_path, summary.campaign_id, metrics_file)
     return summary.exit_code

@@ -67,6 +67,10 @@ def command(
         None, "--concurrency", min=1, max=64, help="Requests in flight at most (default: 16)."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    metrics_file: Path | None = typer.Option(
+        None, "--metrics-file",
+        help="Afterwards, write a Prometheus textfile here (node_exporter textfile collector).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ask IO for the status of each sent message that is not final yet, and record it.
@@ -113,6 +117,10 @@ def command(
     except LedgerError as exc:
         abort(str(exc), ExitCode.INVALID_INPUT)
     render_status(summary, json_output=json_output)
+    if metrics_file is not None:
+        from dispatcher.commands._metrics import leave_metrics
+
+        leave_metrics(ledger_path, summary.campaign_id, metrics_file)
     raise typer.Exit(int(summary.exit_code))
 
 

@@ -2,11 +2,13 @@
 
 It starts the simulator on a free loopback port, validates the sample TARI campaign (which
 has deliberate errors), sends its valid rows through the real pipeline at IO's real gateway
-policy, and prints the summary and where the ledger and the exports are.
+policy, asks IO what became of each message (``dispatcher status``), and writes the reports
+(``dispatcher report``): results, the HTML page and the JSON summary.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -32,9 +34,13 @@ def command(
     from dispatcher.campaign import CampaignFileError, load_campaign
     from dispatcher.commands.progress import RunProgress
     from dispatcher.commands.run import execute_run
+    from dispatcher.commands.status import render_status
     from dispatcher.commands.validate import render_validation
+    from dispatcher.followup import StatusOptions, check_statuses
+    from dispatcher.ledger import Ledger
     from dispatcher.logs import configure_logging
     from dispatcher.pipeline import PipelineOptions
+    from dispatcher.report import write_reports
     from dispatcher.runner import RunOptions
     from dispatcher.settings import RateSpec, Secret, Settings
     from dispatcher.simulator import (
@@ -62,11 +68,23 @@ def command(
                             rate=RateSpec.parse(rate))
         options = RunOptions(pipeline=PipelineOptions(concurrency=settings.concurrency),
                              skip_invalid=True)
-        code = execute_run(campaign, settings=settings, ledger_path=out / "ledger.sqlite",
+        ledger_path = out / "ledger.sqlite"
+        code = execute_run(campaign, settings=settings, ledger_path=ledger_path,
                            options=options, export_dir=out, json_output=False, progress=progress)
+        console.rule("3. ask IO what became of each message (dispatcher status)")
+        time.sleep(2 * config.processing_delay_s)  # IO decides a moment after the 201
+        status = check_statuses(settings=settings, ledger_path=ledger_path,
+                                options=StatusOptions(min_age_s=0.0))
+        render_status(status, json_output=False)
         stats = sim.stats()
         inbox = sim.inbox()
-    console.rule("3. what the simulator saw")
+    console.rule("4. reports (dispatcher report)")
+    with Ledger.open(ledger_path) as ledger:
+        files = write_reports(ledger, status.campaign_id, out,
+                              input_frame=campaign.input_frame())
+    for kind, written in files.written.items():
+        console.print(f"{kind}: {written}", markup=False)
+    console.rule("5. what the simulator saw")
     most = max((len(msgs) for msgs in inbox.values()), default=0)
     console.print(
         f"{sum(len(m) for m in inbox.values())} messages stored for {len(inbox)} citizens "
@@ -80,7 +98,7 @@ def command(
 
 
 DEMO_FILES = ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.sqlite.lock",
-              "results.csv", "results.parquet")
+              "results.csv", "results.parquet", "report.html", "summary.json")
 
 
 def _clear_demo_files(out: Path) -> None:

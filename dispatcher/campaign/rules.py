@@ -105,7 +105,13 @@ class Plan:
         self.rules.append(Rule(flag, code, column, expr.fill_null(False), detail, context))
 
     def value(self, name: str) -> pl.Expr:
-        """The cleaned cell, or the campaign default where the cell is empty (else null)."""
+        """The cleaned cell, or the campaign default where the cell is empty (else null).
+
+        Subject and text have no default and no ``__v_`` column: a placeholder naming them
+        (``{oggetto}`` in the template's text) reads the cell itself.
+        """
+        if name in TEXT_FIELDS:
+            return self._cell(name)
         return pl.col(f"__v_{name}") if self.has(name) else pl.lit(None, pl.String)
 
     def _cell(self, name: str) -> pl.Expr:

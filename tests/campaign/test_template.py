@@ -63,6 +63,21 @@ def test_placeholder_problems_are_row_problems(load) -> None:
     assert missing.column == "sede" and "{sede}" in missing.message
 
 
+def test_a_placeholder_may_name_the_subject_column(load) -> None:
+    """``titolo`` is an alias of subject: the text may quote it; it once crashed validation."""
+    campaign = load(
+        rows_csv(f"{CF1},Mario,Certificato di residenza", f"{CF2},Anna,",
+                 header="fiscal_code,nome,titolo"),
+        template=toml(subject="Documento: {titolo}",
+                      markdown=BODY + " Documento: {titolo|maiuscolo}."),
+    )
+    first = campaign.preview().payload["content"]  # type: ignore[union-attr]
+    assert first["subject"] == "Certificato di residenza"  # the cell wins over the template
+    assert first["markdown"].endswith("Documento: CERTIFICATO DI RESIDENZA.")
+    assert codes_by_row(campaign) == {3: ["placeholder_empty"]}
+    assert campaign.problems[0].column == "titolo"
+
+
 def test_missing_placeholder_does_not_matter_where_the_cell_wins(load) -> None:
     campaign = load(rows_csv(f"{CF1},Oggetto scritto nella riga",
                              header="fiscal_code,subject"),

@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/dispatcher demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check dispatcher tests bench
+	$(BIN)/ruff check dispatcher tests bench scripts
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,21 +32,6 @@ def _separator(text: str) -> str:
     if len(value) != 1 or value in "\"\r\n":
         raise typer.BadParameter(f"{text!r}: one character, such as ';' or ','")
     return value
-
-
-def looks_like_ledger(path: Path) -> bool:
-    """A SQLite file with our ``meta`` and ``rows`` tables; checked read-only, never changed.
-
-    ``Ledger.open`` would create the tables in any SQLite file; a report must not.
-    """
-    try:
-        with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as db:
-            tables = {name for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table'")}
-        db.close()
-    except sqlite3.DatabaseError:
-        return False
-    return {"meta", "campaigns", "rows"} <= tables
 
 
 def command(
@@ -92,19 +76,15 @@ def command(
     4 the reports could not be written.
     """
     from dispatcher.commands.status import resolve_ledger
-    from dispatcher.ledger import Ledger, LedgerError
+    from dispatcher.ledger import LedgerError, open_for_reading
     from dispatcher.report import ReportOptions, write_reports
     from dispatcher.report.inputs import InputMismatch, find_input
 
     chosen = _formats(formats)
     sep = _separator(separator)
     path = resolve_ledger(ledger)
-    if not path.is_file():
-        abort(f"{path}: no such ledger (run `dispatcher run` first)", ExitCode.INVALID_INPUT)
-    if not looks_like_ledger(path):
-        abort(f"{path} is not a dispatcher ledger", ExitCode.INVALID_INPUT)
     try:
-        with Ledger.open(path) as opened:
+        with open_for_reading(path) as opened:
             record = opened.campaign(campaign) if campaign is not None else opened.latest_campaign()
             if record is None:
                 abort(f"{path}: the ledger holds no campaign yet", ExitCode.INVALID_INPUT)

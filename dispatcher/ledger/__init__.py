@@ -4,6 +4,7 @@ See :mod:`dispatcher.ledger.store` for why it is shaped this way.
 """
 
 from dispatcher.ledger.lock import RunLock
+from dispatcher.ledger.reading import open_for_reading
 from dispatcher.ledger.records import (
     TERMINAL_STATES,
     CampaignRecord,
@@ -44,4 +45,5 @@ __all__ = [
     "StatusPlan",
     "StatusQuestion",
     "TestSend",
+    "open_for_reading",
 ]

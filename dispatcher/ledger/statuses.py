@@ -201,6 +201,15 @@ class StatusBook:
             )
         )
 
+    def status_pass_totals(self, campaign_id: int) -> tuple[int, int, int, float | None]:
+        """(passes, requests, 429s, when the last one ended) of ``dispatcher status``."""
+        count, requests, throttled, last_at = self._db.execute(
+            "SELECT count(*), sum(requests), sum(throttled), "
+            "max(coalesce(finished_at, started_at)) FROM status_runs WHERE campaign_id=?",
+            (campaign_id,),
+        ).fetchone()
+        return int(count), int(requests or 0), int(throttled or 0), last_at
+
     def begin_status_run(self, campaign_id: int) -> int:
         with self._transaction() as db:
             cursor = db.execute(

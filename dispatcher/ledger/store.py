@@ -429,6 +429,29 @@ class Ledger(StatusBook, TestSendBook):
         ).fetchone()
         return dict(zip(names, found, strict=True)) if found else {}
 
+    def campaign_runs(self, campaign_id: int) -> list[tuple[
+        int, float, float | None, str | None, int, int, str | None, int | None, int | None
+    ]]:
+        """Each run of a campaign, oldest first: (run id, started, finished, rate, requests,
+        429s, stop reason, exit code, last second with activity). A run killed before it
+        finished has no totals: they are summed from its timeline."""
+        return [
+            (run_id, started, finished, rate, int(requests or 0), int(throttled or 0), stopped,
+             code, last)
+            for run_id, started, finished, rate, requests, throttled, stopped, code, last
+            in self._db.execute(
+                "SELECT r.run_id, r.started_at, r.finished_at, r.rate, "
+                "coalesce(r.requests, (SELECT sum(requests) FROM run_seconds s "
+                "WHERE s.run_id=r.run_id)), "
+                "coalesce(r.throttled, (SELECT sum(throttled) FROM run_seconds s "
+                "WHERE s.run_id=r.run_id)), "
+                "r.stopped_reason, r.exit_code, "
+                "(SELECT max(second) FROM run_seconds s WHERE s.run_id=r.run_id) "
+                "FROM runs r WHERE r.campaign_id=? ORDER BY r.run_id",
+                (campaign_id,),
+            )
+        ]
+
     def timeline(self, run_id: int) -> list[tuple[int, int, int, float | None, float | None]]:
         return list(
             self._db.execute(

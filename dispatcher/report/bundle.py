@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.ledger import Ledger, LedgerError
+from dispatcher.ledger import Ledger, LedgerError, open_for_reading
 from dispatcher.report.attention import rows_needing_attention
 from dispatcher.report.charts import TimelinePoint
 from dispatcher.report.files import write_atomically
@@ -102,9 +102,7 @@ def write_metrics_for_ledger(
     :class:`~dispatcher.ledger.LedgerError` when the ledger is missing or has no campaign.
     """
     ledger_path = Path(ledger_path)
-    if not ledger_path.is_file():
-        raise LedgerError(f"{ledger_path}: no such ledger")
-    with Ledger.open(ledger_path) as ledger:
+    with open_for_reading(ledger_path) as ledger:
         if campaign_id is None:
             latest = ledger.latest_campaign()
             if latest is None:

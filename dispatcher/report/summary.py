@@ -12,7 +12,6 @@ Every outcome and every IO status is listed, zeros included: an alert on
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -169,7 +168,8 @@ def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None)
     counted = ledger.status_counts(campaign_id)
     io_statuses = {status: counted.pop(status, 0) for status in IO_STATUSES}
     io_statuses.update(counted)  # a status IO added after this table was written
-    runs, passes = _runs_and_passes(ledger.path, campaign_id)
+    runs = tuple(RunRecord(*run) for run in ledger.campaign_runs(campaign_id))
+    passes = StatusPasses(*ledger.status_pass_totals(campaign_id))
     return CampaignSummary(
         ledger_path=ledger.path,
         campaign=ledger.campaign(campaign_id),
@@ -179,40 +179,6 @@ def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None)
         runs=runs,
         status_passes=passes,
     )
-
-
-def _runs_and_passes(path: Path, campaign_id: int) -> tuple[tuple[RunRecord, ...], StatusPasses]:
-    """The campaign's runs and status passes, read through a read-only connection.
-
-    The ledger has no "runs of a campaign" question yet; this is it, kept in one place so it
-    can move into :class:`~dispatcher.ledger.Ledger` unchanged.
-    """
-    with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True) as db:
-        runs = tuple(
-            RunRecord(
-                run_id, started, finished, rate, int(requests or 0), int(throttled or 0),
-                stopped, exit_code, last_second,
-            )
-            for run_id, started, finished, rate, requests, throttled, stopped, exit_code,
-            last_second in db.execute(
-                "SELECT r.run_id, r.started_at, r.finished_at, r.rate, "
-                "coalesce(r.requests, (SELECT sum(requests) FROM run_seconds s "
-                "WHERE s.run_id=r.run_id)), "
-                "coalesce(r.throttled, (SELECT sum(throttled) FROM run_seconds s "
-                "WHERE s.run_id=r.run_id)), "
-                "r.stopped_reason, r.exit_code, "
-                "(SELECT max(second) FROM run_seconds s WHERE s.run_id=r.run_id) "
-                "FROM runs r WHERE r.campaign_id=? ORDER BY r.run_id",
-                (campaign_id,),
-            )
-        )
-        count, requests, throttled, last_at = db.execute(
-            "SELECT count(*), sum(requests), sum(throttled), "
-            "max(coalesce(finished_at, started_at)) FROM status_runs WHERE campaign_id=?",
-            (campaign_id,),
-        ).fetchone()
-    db.close()
-    return runs, StatusPasses(int(count), int(requests or 0), int(throttled or 0), last_at)
 
 
 def _iso(moment: float | None) -> str | None:

@@ -234,8 +234,9 @@ def timeline_chart(
                 f'<path d="M{bx + bw / 2:.1f} {top - 2} l-4 -7 h8 z" fill="{THROTTLED_COLOR}"/>'
             )
         parts.append("</g>")
-    for attribute, color, dash in (("target", TARGET_COLOR, ' stroke-dasharray="6 4"'),
-                                   ("current", CURRENT_COLOR, "")):
+    # the target last: where the Pacer keeps it exactly, its dashes stay visible on top
+    for attribute, color, dash in (("current", CURRENT_COLOR, ""),
+                                   ("target", TARGET_COLOR, ' stroke-dasharray="6 4"')):
         coords = [
             f"{x(b.start + b.seconds / 2):.1f},{y(getattr(b, attribute)):.1f}"
             for b in buckets if getattr(b, attribute) is not None

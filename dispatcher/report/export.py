@@ -6,7 +6,8 @@ rows, the latest IO status that ``dispatcher status`` learned (``NOT_CHECKED`` u
 When the input file is not available, the ledger's fiscal code stands in for the input columns.
 
 An office opens the CSV in Excel, so every text cell that Excel would run as a formula
-(starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is prefixed with ``'``.
+(starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is prefixed with ``'``, and
+so is such a column name in the header row (an input column may be called anything).
 Italian Excel splits columns on ``;`` and needs a byte order mark to read UTF-8: ``separator``
 and ``bom`` give it that. Files are created with mode 0600: they hold fiscal codes.
 """
@@ -143,9 +144,16 @@ def formula_safe(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def safe_header(name: str) -> str:
+    """A column name as a CSV header cell: the header row is cells too, quoted the same way."""
+    return "'" + name if name.startswith(FORMULA_TRIGGERS) else name
+
+
 def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",", bom: bool = False) -> Path:
-    """Formula-safe CSV, times as ISO-8601 UTC; ``bom`` + ``;`` suit Italian Excel."""
+    """Formula-safe CSV (cells and header), times as ISO-8601 UTC; ``bom`` + ``;`` suit
+    Italian Excel."""
     safe = formula_safe(frame)
+    safe = safe.rename({name: safe_header(name) for name in safe.columns})
     with atomic_writer(path) as stream:
         if bom:
             stream.write("\ufeff".encode())

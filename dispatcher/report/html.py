@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatcher import __version__
 from dispatcher.ledger import TERMINAL_STATES, RowState
+from dispatcher.privacy import mask_fiscal_codes_in
 from dispatcher.report.attention import AttentionRow
 from dispatcher.report.charts import (
     Bar,
@@ -88,8 +89,8 @@ T: dict[str, Label] = {
     "stopped": Label("Fermata", "Stopped"),
     "no_runs": Label("Nessuna esecuzione registrata.", "No run recorded."),
     "unfinished": Label("non terminata", "did not finish"),
-    "timelines_cap": Label("Andamento delle ultime {n} esecuzioni.",
-                           "Timeline of the latest {n} runs."),
+    "timelines_cap": Label("Andamento delle ultime {n} esecuzioni su {total}.",
+                           "Timeline of the latest {n} runs of {total}."),
     "no_timeline": Label("Nessun andamento registrato per questa esecuzione.",
                          "No timeline was recorded for this run."),
     "rows_attention": Label("Righe da verificare", "Rows needing attention"),
@@ -100,8 +101,9 @@ T: dict[str, Label] = {
     "what_to_do": Label("Cosa fare", "What to do"),
     "none_attention": Label("Nessuna riga da verificare.", "No row needs attention."),
     "more": Label("e altre {n} righe: vedere results.csv.", "and {n} more rows: see results.csv."),
-    "status_passes": Label("Verifiche di stato: {n} passaggi, {r} richieste, {t} risposte 429.",
-                           "Status checks: {n} passes, {r} requests, {t} 429 answers."),
+    "status_passes": Label("Verifiche di stato · passaggi: {n} · richieste: {r} · risposte "
+                           "429: {t}.",
+                           "Status checks · passes: {n} · requests: {r} · 429 answers: {t}."),
     "tl_requests": Label("richieste/s", "requests/s"),
     "tl_throttled": Label("risposte 429/s", "429 answers/s"),
     "tl_target": Label("obiettivo del Pacer", "Pacer target rate"),
@@ -126,13 +128,14 @@ main{max-width:1040px;margin:0 auto;padding:24px 28px 40px;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 10px;
  border-bottom:2px solid #e6e6e6;padding-bottom:4px}h3{font-size:15px;margin:18px 0 4px}
 .meta{color:#555;margin:0}.warn{color:#8a4b00}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:18px 0 4px}
-.card{flex:1 1 120px;border:1px solid #e3e3e3;border-radius:6px;padding:8px 12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(110px,1fr));gap:10px;
+ margin:18px 0 4px}
+.card{border:1px solid #e3e3e3;border-radius:6px;padding:8px 12px}
 .card b{display:block;font-size:21px}.card span{color:#555;font-size:13px}
 .card.alert{border-color:#f28e2b;background:#fff6ec}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #ececec;vertical-align:top}
-th{background:#f7f7f9;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f7f7f9;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.when{white-space:nowrap}
 tfoot td{font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
 code{font-size:12px;color:#555}.hint{color:#555;font-size:13px}
@@ -259,7 +262,7 @@ def _runs_section(
         return f"<p>{f.t('no_runs')}</p>"
     latest = list(reversed(s.runs))
     rows = "".join(
-        f"<tr><td>{run.run_id}</td><td>{_e(f.moment(run.started_at))}</td>"
+        f'<tr><td>{run.run_id}</td><td class="when">{_e(f.moment(run.started_at))}</td>'
         f'<td class="n">{_e(clock(run.duration_s))}'
         f"{'' if run.finished_at else ' (' + _e(f.t('unfinished')) + ')'}</td>"
         f'<td class="n">{f.integer(run.requests)}</td><td class="n">{f.integer(run.throttled)}</td>'
@@ -275,7 +278,10 @@ def _runs_section(
         f"</tr></thead><tbody>{rows}</tbody></table>"
     )
     shown = latest[:cap]
-    charts = [f'<p class="hint">{_e(f.t("timelines_cap", n=len(shown)))}</p>']
+    charts = []
+    if len(latest) > len(shown):  # say so only when some runs have no chart
+        cap_text = f.t("timelines_cap", n=len(shown), total=len(latest))
+        charts.append(f'<p class="hint">{_e(cap_text)}</p>')
     for run in shown:
         charts.append(f"<h3>{f.t('run')} {run.run_id} · {_e(f.moment(run.started_at))}</h3>")
         charts.append(_timeline(run, timelines.get(run.run_id, ()), f))
@@ -330,11 +336,12 @@ def render_html(
     f = _Format(Language(lang))
     s = summary
     state = f.t("complete") if s.campaign.completed_at is not None else f.t("open")
-    title = f"{f.t('title')} {s.campaign.campaign_id} · {s.input_name}"
+    name = mask_fiscal_codes_in(s.input_name)  # a file may be named after its citizen
+    title = f"{f.t('title')} {s.campaign.campaign_id} · {name}"
     header = (
         f"<header><h1>{_e(title)}</h1>"
         f'<p class="meta">{f.t("generated")} {_e(f.moment(s.generated_at))} · '
-        f"{f.t('file')} <code>{_e(s.input_name)}</code> "
+        f"{f.t('file')} <code>{_e(name)}</code> "
         f"(SHA-256 <code>{_e(s.campaign.input_sha256[:12])}…</code>) · {_e(state)}</p></header>"
     )
     sections = [

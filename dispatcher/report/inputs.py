@@ -45,12 +45,11 @@ def file_sha256(path: Path) -> str:
 def candidates(recorded: str, ledger_path: Path) -> list[Path]:
     """Where the recorded input path may be now, most likely first, without repeats."""
     typed = Path(recorded)
-    if typed.is_absolute():
-        found = [typed]
-    else:
-        home = ledger_path.resolve().parent
-        found = [Path.cwd() / typed, home.parent / typed, home.parent / typed.name,
-                 home / typed.name]
+    home = ledger_path.resolve().parent
+    # An absolute path goes stale too (the campaign folder archived or moved with its
+    # ledger): it falls back to the ledger's neighbourhood like a relative one.
+    first = [typed] if typed.is_absolute() else [Path.cwd() / typed, home.parent / typed]
+    found = [*first, home.parent / typed.name, home / typed.name]
     unique: list[Path] = []
     for path in found:
         if path.resolve() not in [p.resolve() for p in unique]:

@@ -15,9 +15,11 @@ everywhere) and ``campaign_id``, so two jobs writing two files to the same folde
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from dispatcher.privacy import mask_fiscal_codes_in
 from dispatcher.report.files import write_atomically
 from dispatcher.report.summary import CampaignSummary
 
@@ -35,8 +37,14 @@ class Family:
 
 
 def campaign_label(input_name: str) -> str:
-    """``TARI 2027 (def).csv`` → ``tari_2027_def``: lower case, ``[a-z0-9_.-]``, ≤ 64 chars."""
-    cleaned = re.sub(r"[^a-z0-9_.-]+", "_", Path(input_name).stem.lower()).strip("_.-")
+    """``TARI città (def).csv`` → ``tari_citta_def``: lower case, ``[a-z0-9_.-]``, ≤ 64 chars.
+
+    A fiscal code in the name (``sollecito_RSSMRA85T10A562S.csv``) is masked first: the file
+    is world-readable and scraped into a monitoring system.
+    """
+    stem = Path(mask_fiscal_codes_in(input_name)).stem
+    bare = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    cleaned = re.sub(r"[^a-z0-9_.-]+", "_", bare.lower()).strip("_.-")
     return cleaned[:64] or "campaign"
 
 

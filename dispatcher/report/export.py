@@ -26,6 +26,8 @@ from dispatcher.report.labels import (
     Language,
     io_status_label,
     outcome_label,
+    payment_status_label,
+    read_status_label,
 )
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,7 +44,9 @@ RESULT_COLUMNS = (
     "io_status",
     "io_status_label",
     "read_status",
+    "read_status_label",
     "payment_status",
+    "payment_status_label",
     "io_checked_at",
     "io_detail",
 )
@@ -62,7 +66,9 @@ _SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "io_status": pl.String,
     "io_status_label": pl.String,
     "read_status": pl.String,
+    "read_status_label": pl.String,
     "payment_status": pl.String,
+    "payment_status_label": pl.String,
     "io_checked_at": pl.Float64,
     "io_detail": pl.String,
 }
@@ -100,7 +106,9 @@ def ledger_frame(
             r.detail, r.attempts, r.sending_at, r.decided_at, io_status,
             io_status_label(io_status, lang),
             known.read_status if known else None,
+            read_status_label(known.read_status, lang) if known else None,
             known.payment_status if known else None,
+            payment_status_label(known.payment_status, lang) if known else None,
             known.checked_at if known else None,
             known.detail if known else None,
         ))

@@ -43,7 +43,8 @@ from dispatcher.report.inputs import input_frame_of
 RESULT_COLUMNS = [
     "outcome", "outcome_label", "message_id", "http_status", "error_detail", "attempts",
     "sending_at", "decided_at", "io_status", "io_status_label", "read_status",
-    "payment_status", "io_checked_at", "io_detail",
+    "read_status_label", "payment_status", "payment_status_label", "io_checked_at",
+    "io_detail",
 ]
 """The documented order of our columns (a reordering breaks operators' spreadsheets)."""
 
@@ -180,6 +181,8 @@ def test_read_and_payment_status_follow_the_latest_observation(mixed) -> None:
     assert (rows[5]["io_status"], rows[5]["read_status"], rows[5]["payment_status"]) == (
         "PROCESSED", "READ", "PAID")
     assert rows[5]["io_status_label"] == "Delivered"
+    assert (rows[5]["read_status_label"], rows[5]["payment_status_label"]) == ("Read", "Paid")
+    assert rows[NO_PROFILE]["read_status_label"] is None
     assert rows[SENT_PROCESSED]["io_status"] == "PROCESSED"
     assert rows[SENT_PROCESSED]["read_status"] == "READ"
     assert rows[SENT_PROCESSED]["io_detail"] == "500 from IO"

@@ -19,6 +19,7 @@ flushed; a second signal cancels at once. Rows cut off while ``sending`` become 
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -37,6 +38,9 @@ from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind, SubmitKind,
 from dispatcher.ledger import Ledger, Outcome, RowState
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.profilecache import CachedProfiles
+
+if TYPE_CHECKING:
+    from dispatcher.pacing import SecondSample
 
 log = structlog.get_logger("dispatcher.pipeline")
 
@@ -99,14 +103,28 @@ class StopControl:
         return self.event.is_set()
 
 
-class LedgerWriter:
-    """The only task that writes the ledger: batched commits, acknowledged intents."""
+TimelineSource = Callable[[], "list[SecondSample]"]
+"""The Pacer's per-second counters (:meth:`dispatcher.pacing.Pacer.timeline`)."""
 
-    def __init__(self, ledger: Ledger, campaign_id: int, run_id: int, batch: int) -> None:
+
+class LedgerWriter:
+    """The only task that writes the ledger: batched commits, acknowledged intents.
+
+    With a ``timeline``, a commit also saves the seconds counted since the last save (at
+    most every ``checkpoint_s``), so the report of a run killed with ``kill -9`` still has
+    its requests, 429s and timeline up to then.
+    """
+
+    def __init__(self, ledger: Ledger, campaign_id: int, run_id: int, batch: int,
+                 timeline: TimelineSource | None = None, checkpoint_s: float = 2.0) -> None:
         self.ledger = ledger
         self.campaign_id = campaign_id
         self.run_id = run_id
         self.batch = batch
+        self._timeline = timeline
+        self._checkpoint_s = checkpoint_s
+        self._saved_at = -math.inf
+        self._saved_from = 0  # the last saved second may have grown since: saved again
         self._send, self._receive = anyio.create_memory_object_stream[
             tuple[int, anyio.Event] | Outcome
         ](max_buffer_size=batch * 4)
@@ -146,16 +164,31 @@ class LedgerWriter:
             return
         intents = [item for item in items if isinstance(item, tuple)]
         outcomes = [item for item in items if isinstance(item, Outcome)]
+        seconds = self._seconds_to_save()
 
         def commit() -> None:
             if outcomes:
                 self.ledger.record_outcomes(self.campaign_id, self.run_id, outcomes)
             if intents:
                 self.ledger.mark_sending(self.campaign_id, self.run_id, [r for r, _ in intents])
+            if seconds:
+                self.ledger.record_timeline(self.run_id, seconds)
 
         await anyio.to_thread.run_sync(commit, limiter=self._thread)
         for _, committed in intents:
             committed.set()
+
+    def _seconds_to_save(self) -> list[tuple[int, int, int, float | None, float | None]]:
+        """Read on the event loop, where the Pacer counts; written by the commit thread."""
+        now = time.monotonic()
+        if self._timeline is None or now - self._saved_at < self._checkpoint_s:
+            return []
+        self._saved_at = now
+        seconds = [(s.second, s.requests, s.throttled, s.target_rate, s.current_rate)
+                   for s in self._timeline() if s.second >= self._saved_from]
+        if seconds:
+            self._saved_from = seconds[-1][0]
+        return seconds
 
 
 class Dispatch:

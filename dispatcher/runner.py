@@ -30,7 +30,14 @@ from dispatcher.ledger import (
     RunLock,
 )
 from dispatcher.pacing import Pacer, PacerStatistics
-from dispatcher.pipeline import Dispatch, Job, LedgerWriter, OutcomeHook, PipelineOptions
+from dispatcher.pipeline import (
+    Dispatch,
+    Job,
+    LedgerWriter,
+    OutcomeHook,
+    PipelineOptions,
+    TimelineSource,
+)
 from dispatcher.profilecache import (
     CachedProfiles,
     ProfileCache,
@@ -167,12 +174,16 @@ async def dispatch_pending(
     options: PipelineOptions,
     on_outcome: OutcomeHook | None = None,
     profile_cache: CachedProfiles | None = None,
+    timeline: TimelineSource | None = None,
 ) -> tuple[str | None, str | None]:
-    """Run the pipeline over the campaign's pending rows. Returns (stop reason, fatal)."""
+    """Run the pipeline over the campaign's pending rows. Returns (stop reason, fatal).
+
+    ``timeline`` (the Pacer's) is saved as the run goes, so a killed run keeps it.
+    """
     pending = ledger.pending_rows(campaign_id)
     hashes = {r.row: r.content_hash for r in ledger.rows(campaign_id) if r.row in pending}
     stale: list[Outcome] = []
-    writer = LedgerWriter(ledger, campaign_id, run_id, options.writer_batch)
+    writer = LedgerWriter(ledger, campaign_id, run_id, options.writer_batch, timeline=timeline)
     dispatch = Dispatch(client=client, writer=writer, options=options, on_outcome=on_outcome,
                         profile_cache=profile_cache)
     try:
@@ -235,7 +246,7 @@ def run_campaign(
                 return await dispatch_pending(
                     ledger=ledger, campaign=campaign, campaign_id=campaign_id, run_id=run_id,
                     client=client, options=options.pipeline, on_outcome=on_outcome,
-                    profile_cache=cached,
+                    profile_cache=cached, timeline=pacer.timeline,
                 )
 
         stopped_reason, fatal = anyio.run(go, backend="asyncio")

@@ -237,10 +237,23 @@ class Ledger(StatusBook, TestSendBook):
                 "exit_code=? WHERE run_id=?",
                 (time.time(), requests, throttled, stopped_reason, exit_code, run_id),
             )
-            db.executemany(
-                "INSERT OR REPLACE INTO run_seconds VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, *sample) for sample in timeline],
-            )
+            self._write_timeline(db, run_id, timeline)
+
+    def record_timeline(
+        self, run_id: int, seconds: Iterable[tuple[int, int, int, float | None, float | None]]
+    ) -> None:
+        """Per-second counters written while the run goes on: a killed run keeps them too."""
+        with self._transaction() as db:
+            self._write_timeline(db, run_id, seconds)
+
+    @staticmethod
+    def _write_timeline(
+        db: sqlite3.Connection,
+        run_id: int,
+        seconds: Iterable[tuple[int, int, int, float | None, float | None]],
+    ) -> None:
+        db.executemany("INSERT OR REPLACE INTO run_seconds VALUES (?, ?, ?, ?, ?, ?)",
+                       [(run_id, *sample) for sample in seconds])
 
     def recover_interrupted(self, campaign_id: int, run_id: int) -> int:
         """Rows left ``sending`` by a crashed run may have reached IO: make them ambiguous."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -93,9 +93,7 @@ class StatusBook:
     """Ledger methods for IO statuses; mixed into :class:`dispatcher.ledger.Ledger`."""
 
     _db: sqlite3.Connection
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # provided by Ledger
+    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]  # Ledger's
 
     def plan_status_checks(
         self,

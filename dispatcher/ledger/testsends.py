@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -36,9 +36,7 @@ class TestSendBook:
     __test__ = False
 
     _db: sqlite3.Connection
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # provided by Ledger
+    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]  # Ledger's
 
     def record_test_sends(
         self,

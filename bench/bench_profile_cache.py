@@ -56,6 +56,7 @@ from dispatcher.ioapi import Client  # noqa: E402
 from dispatcher.ledger import Ledger, RowState  # noqa: E402
 from dispatcher.logs import configure_logging  # noqa: E402
 from dispatcher.pacing import Pacer  # noqa: E402
+from dispatcher.paths import default_ledger_path  # noqa: E402
 from dispatcher.pipeline import PipelineOptions  # noqa: E402
 from dispatcher.profilecache import (  # noqa: E402
     ProfileCache,
@@ -63,7 +64,7 @@ from dispatcher.profilecache import (  # noqa: E402
     default_cache_path,
     service_fingerprint,
 )
-from dispatcher.runner import RunOptions, RunSummary, default_ledger_path, run_campaign  # noqa: E402
+from dispatcher.runner import RunOptions, RunSummary, run_campaign  # noqa: E402
 from dispatcher.settings import RateSpec, Secret, Settings  # noqa: E402
 from dispatcher.simulator import DEFAULT_SERVICE_ID, DEMO_KEY  # noqa: E402
 

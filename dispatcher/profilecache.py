@@ -51,6 +51,7 @@ import structlog
 
 from dispatcher.ioapi import ProfileKind
 from dispatcher.ledger.lock import create_private_file
+from dispatcher.paths import campaign_folder, is_campaign_file
 
 __all__ = [
     "CACHEABLE",
@@ -83,7 +84,6 @@ never trusted (their early days stay unsynced), so the cap costs hits, never saf
 CACHEABLE = frozenset({ProfileKind.ALLOWED, ProfileKind.NOT_ALLOWED, ProfileKind.NO_PROFILE})
 """Answers about the citizen. ``rejected``/``failed`` say nothing about them: never cached."""
 
-_CAMPAIGN_SUFFIXES = (".csv", ".xlsx", ".txt")
 _LABELS = {
     ProfileKind.ALLOWED: "allows the service",
     ProfileKind.NOT_ALLOWED: "blocked the service",
@@ -130,14 +130,14 @@ def default_cache_path(path: Path) -> Path:
     """Where the cache lives unless told otherwise: ``profiles.sqlite`` next to the ledger.
 
     ``path`` may be the campaign file (``tari.csv`` → ``tari.dispatcher/profiles.sqlite``,
-    the folder of :func:`dispatcher.runner.default_ledger_path`), the ledger's folder, or the
+    the folder of :func:`dispatcher.paths.default_ledger_path`), the ledger's folder, or the
     ledger file itself. Nightly repeats of a campaign file thus share one cache.
     """
     path = Path(path)
     if path.is_dir():
         return path / CACHE_FILE_NAME
-    if path.suffix.lower() in _CAMPAIGN_SUFFIXES:
-        return path.with_name(path.stem + ".dispatcher") / CACHE_FILE_NAME
+    if is_campaign_file(path):
+        return campaign_folder(path) / CACHE_FILE_NAME
     return path.with_name(CACHE_FILE_NAME)
 
 

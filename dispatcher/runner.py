@@ -95,11 +95,6 @@ class RunSummary:
         return ExitCode.OK
 
 
-def default_ledger_path(campaign_path: Path) -> Path:
-    """``campaign.csv`` → ``campaign.dispatcher/ledger.sqlite`` next to the input file."""
-    return campaign_path.with_name(campaign_path.stem + ".dispatcher") / "ledger.sqlite"
-
-
 def _new_rows(campaign: Campaign) -> Iterator[NewRow]:
     for row in campaign.rows():
         if row.state is InputState.VALID:

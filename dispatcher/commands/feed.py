@@ -29,9 +29,10 @@ def group() -> None:
 
 def resolve_cache(path: Path) -> Path:
     """The cache file itself, or the campaign file / ledger folder it sits next to."""
+    from dispatcher.paths import is_campaign_file
     from dispatcher.profilecache import default_cache_path
 
-    if path.is_dir() or path.suffix.lower() in (".csv", ".xlsx", ".txt"):
+    if path.is_dir() or is_campaign_file(path):
         return default_cache_path(path)
     return path
 

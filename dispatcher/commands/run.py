@@ -115,8 +115,9 @@ def command(
     from dispatcher.commands.progress import RunProgress
     from dispatcher.commands.validate import render_validation
     from dispatcher.logs import configure_logging
+    from dispatcher.paths import default_ledger_path
     from dispatcher.pipeline import PipelineOptions
-    from dispatcher.runner import RunOptions, default_ledger_path
+    from dispatcher.runner import RunOptions
     from dispatcher.settings import ConfigError, load_settings
 
     try:

@@ -21,9 +21,9 @@ def resolve_ledger(path: Path) -> Path:
     """Accept the ledger, its folder, or the campaign file it was made for."""
     if path.is_dir():
         return path / "ledger.sqlite"
-    if path.suffix.lower() in (".csv", ".xlsx", ".txt"):
-        from dispatcher.runner import default_ledger_path
+    from dispatcher.paths import default_ledger_path, is_campaign_file
 
+    if is_campaign_file(path):
         return default_ledger_path(path)
     return path
 

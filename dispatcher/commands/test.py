@@ -50,8 +50,8 @@ def command(
     from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
     from dispatcher.ledger import LedgerError, LedgerLocked
     from dispatcher.logs import configure_logging
+    from dispatcher.paths import default_ledger_path
     from dispatcher.privacy import mask_fiscal_code
-    from dispatcher.runner import default_ledger_path
     from dispatcher.settings import ConfigError, load_settings
     from dispatcher.testsend import TestSendError, parse_recipients, pick_rows, send_tests
 

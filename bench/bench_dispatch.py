@@ -72,7 +72,6 @@ sys.path.insert(0, str(ROOT / "sample_data"))
 
 from generate import tari_rows, write_csv  # noqa: E402
 
-from dispatcher.campaign import RowState as InputState  # noqa: E402
 from dispatcher.campaign import load_campaign  # noqa: E402
 from dispatcher.ioapi.client import DEFAULT_USER_AGENT  # noqa: E402
 from dispatcher.ledger import Ledger  # noqa: E402
@@ -82,6 +81,7 @@ from dispatcher.pipeline import PipelineOptions  # noqa: E402
 from dispatcher.runner import RunOptions, RunSummary, run_campaign  # noqa: E402
 from dispatcher.settings import RateSpec, Secret, Settings  # noqa: E402
 from dispatcher.simulator import DEMO_KEY, SANDBOX_FISCAL_CODE, SimulatorControl  # noqa: E402
+from dispatcher.vocabulary import InputVerdict  # noqa: E402
 
 TEMPLATE = ROOT / "sample_data" / "tari_2027.toml"
 KEY = DEMO_KEY.key
@@ -314,7 +314,7 @@ def campaign_jobs(campaign_path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(fiscal code, rendered payload) of every valid row, rendered before any timing."""
     campaign = load_campaign(campaign_path, template=TEMPLATE)
     return [(row.fiscal_code, row.payload) for row in campaign.rows()
-            if row.state is InputState.VALID and row.payload is not None]
+            if row.state is InputVerdict.VALID and row.payload is not None]
 
 
 # --- numbers from a run --------------------------------------------------------------------------

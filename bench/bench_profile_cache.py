@@ -53,7 +53,7 @@ from generate import tari_rows, write_csv  # noqa: E402
 from dispatcher.campaign import load_campaign  # noqa: E402
 from dispatcher.feedsync import FeedSyncReport, sync_feed  # noqa: E402
 from dispatcher.ioapi import Client  # noqa: E402
-from dispatcher.ledger import Ledger, RowState  # noqa: E402
+from dispatcher.ledger import Ledger  # noqa: E402
 from dispatcher.logs import configure_logging  # noqa: E402
 from dispatcher.pacing import Pacer  # noqa: E402
 from dispatcher.paths import default_ledger_path  # noqa: E402
@@ -67,6 +67,7 @@ from dispatcher.profilecache import (  # noqa: E402
 from dispatcher.runner import RunOptions, RunSummary, run_campaign  # noqa: E402
 from dispatcher.settings import RateSpec, Secret, Settings  # noqa: E402
 from dispatcher.simulator import DEFAULT_SERVICE_ID, DEMO_KEY  # noqa: E402
+from dispatcher.vocabulary import RowState  # noqa: E402
 
 TEMPLATE = ROOT / "sample_data" / "tari_2027.toml"
 KEY = DEMO_KEY.key

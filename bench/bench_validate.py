@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dispatcher.campaign import RowState, load_campaign  # noqa: E402
+from dispatcher.campaign import load_campaign  # noqa: E402
+from dispatcher.vocabulary import InputVerdict  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -48,7 +49,7 @@ def main() -> None:
     loaded = time.perf_counter()
     valid = payload_bytes = 0
     for row in campaign.rows():
-        if row.state is RowState.VALID:
+        if row.state is InputVerdict.VALID:
             valid += 1
             payload_bytes += len(row.payload["content"]["markdown"])  # type: ignore[index]
     rendered = time.perf_counter()

@@ -19,13 +19,13 @@ from pathlib import Path
 import anyio
 
 from dispatcher.campaign import Campaign
-from dispatcher.campaign import RowState as InputState
 from dispatcher.fanout import fan_out
-from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind
+from dispatcher.ioapi import Client, ErrorRateExceeded
 from dispatcher.ledger import Ledger
 from dispatcher.pacing import Pacer
 from dispatcher.profilecache import CachedProfiles
 from dispatcher.settings import Settings
+from dispatcher.vocabulary import InputVerdict, ProfileKind
 
 ProfileHook = Callable[[str, ProfileKind], None]
 """Called with every profile answer (fiscal code, kind): how a dry run seeds the cache."""
@@ -97,7 +97,7 @@ def rows_to_process(campaign: Campaign, ledger_path: Path | None) -> tuple[list[
     codes: list[str] = []
     decided = 0
     for row in campaign.rows():
-        if row.state is not InputState.VALID:
+        if row.state is not InputVerdict.VALID:
             continue
         if pending is not None and row.row not in pending:
             decided += 1

@@ -21,9 +21,9 @@ from datetime import date
 import anyio
 import structlog
 
-from dispatcher.exitcodes import ExitCode
 from dispatcher.ioapi import Client, ErrorRateExceeded, FeedKind
 from dispatcher.profilecache import ProfileCache
+from dispatcher.vocabulary import ExitCode
 
 __all__ = ["FeedDay", "FeedSyncReport", "sync_feed"]
 

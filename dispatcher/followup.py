@@ -21,7 +21,6 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from dispatcher.exitcodes import ExitCode
 from dispatcher.fanout import fan_out
 from dispatcher.ioapi import Client, ErrorRateExceeded, MessageAnswer, MessageKind
 from dispatcher.ledger import (
@@ -35,6 +34,7 @@ from dispatcher.ledger import (
 from dispatcher.pacing import Pacer
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
+from dispatcher.vocabulary import ExitCode
 
 log = structlog.get_logger("dispatcher.followup")
 

@@ -34,10 +34,11 @@ import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind, SubmitKind, WireState
-from dispatcher.ledger import Ledger, Outcome, RowState
+from dispatcher.ioapi import Client, ErrorRateExceeded, WireState
+from dispatcher.ledger import Ledger, Outcome
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.profilecache import CachedProfiles
+from dispatcher.vocabulary import PROFILE_OUTCOMES, SUBMIT_OUTCOMES, ProfileKind, RowState
 
 if TYPE_CHECKING:
     from dispatcher.pacing import SecondSample
@@ -45,21 +46,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("dispatcher.pipeline")
 
 OutcomeHook = Callable[[RowState], None]
-
-# How each answer of IO decides a row (an allowed profile goes on to the submit stage).
-PROFILE_OUTCOMES: dict[ProfileKind, RowState] = {
-    ProfileKind.NOT_ALLOWED: RowState.SENDER_NOT_ALLOWED,
-    ProfileKind.NO_PROFILE: RowState.NO_PROFILE,
-    ProfileKind.REJECTED: RowState.REJECTED,
-    ProfileKind.FAILED: RowState.FAILED,
-}
-SUBMIT_OUTCOMES: dict[SubmitKind, RowState] = {
-    SubmitKind.SENT: RowState.SENT,
-    SubmitKind.REJECTED: RowState.REJECTED,
-    SubmitKind.FAILED: RowState.FAILED,
-    SubmitKind.AMBIGUOUS: RowState.AMBIGUOUS,
-}
-
 
 @dataclass(frozen=True)
 class Job:

@@ -49,9 +49,9 @@ from pathlib import Path
 
 import structlog
 
-from dispatcher.ioapi import ProfileKind
 from dispatcher.ledger.lock import create_private_file
 from dispatcher.paths import campaign_folder, is_campaign_file
+from dispatcher.vocabulary import ProfileKind
 
 __all__ = [
     "CACHEABLE",

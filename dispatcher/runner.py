@@ -17,18 +17,8 @@ import anyio
 import structlog
 
 from dispatcher.campaign import Campaign
-from dispatcher.campaign import RowState as InputState
-from dispatcher.exitcodes import ExitCode
 from dispatcher.ioapi import Client
-from dispatcher.ledger import (
-    CampaignRecord,
-    InputChanged,
-    Ledger,
-    NewRow,
-    Outcome,
-    RowState,
-    RunLock,
-)
+from dispatcher.ledger import CampaignRecord, InputChanged, Ledger, NewRow, Outcome, RunLock
 from dispatcher.pacing import Pacer, PacerStatistics
 from dispatcher.pipeline import (
     Dispatch,
@@ -46,6 +36,7 @@ from dispatcher.profilecache import (
     service_fingerprint,
 )
 from dispatcher.settings import Settings
+from dispatcher.vocabulary import ExitCode, InputVerdict, RowState
 
 log = structlog.get_logger("dispatcher.runner")
 
@@ -97,9 +88,9 @@ class RunSummary:
 
 def _new_rows(campaign: Campaign) -> Iterator[NewRow]:
     for row in campaign.rows():
-        if row.state is InputState.VALID:
+        if row.state is InputVerdict.VALID:
             yield NewRow(row.row, row.fiscal_code, RowState.PENDING, row.content_hash)
-        elif row.state is InputState.DUPLICATE:
+        elif row.state is InputVerdict.DUPLICATE:
             yield NewRow(row.row, row.fiscal_code, RowState.DUPLICATE, None,
                          f"same fiscal code as row {row.duplicate_of}: one message per person")
         else:

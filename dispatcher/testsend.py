@@ -23,26 +23,18 @@ import anyio
 import structlog
 
 from dispatcher.campaign import Campaign, CampaignRow
-from dispatcher.campaign import RowState as InputState
 from dispatcher.campaign.fiscal_code import normalise, verdict
-from dispatcher.ioapi import Client, ErrorRateExceeded, SubmitKind
-from dispatcher.ledger import Ledger, RowState, RunLock, TestSend
+from dispatcher.ioapi import Client, ErrorRateExceeded
+from dispatcher.ledger import Ledger, RunLock, TestSend
 from dispatcher.pacing import Pacer
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
+from dispatcher.vocabulary import SUBMIT_OUTCOMES, InputVerdict, RowState
 
 log = structlog.get_logger("dispatcher.testsend")
 
 IO_TEST_FISCAL_CODE = "AAAAAA00A00A000A"
 DEFAULT_TEST_ROWS = 3
-
-_OUTCOMES = {
-    SubmitKind.SENT: RowState.SENT,
-    SubmitKind.REJECTED: RowState.REJECTED,
-    SubmitKind.FAILED: RowState.FAILED,
-    SubmitKind.AMBIGUOUS: RowState.AMBIGUOUS,
-}
-
 
 class TestSendError(ValueError):
     """The test cannot be sent as asked (bad recipient, row not sendable); nothing was sent."""
@@ -79,7 +71,7 @@ def pick_rows(
         if wanted:
             if row.row not in wanted:
                 continue
-            if row.state is not InputState.VALID:
+            if row.state is not InputVerdict.VALID:
                 problems = "; ".join(p.message for p in row.problems if p.is_error)
                 raise TestSendError(
                     f"{campaign.path}: row {row.row} is {row.state}"
@@ -87,7 +79,7 @@ def pick_rows(
                     + "; choose a valid row"
                 )
             picked.append(row)
-        elif row.state is InputState.VALID:
+        elif row.state is InputVerdict.VALID:
             picked.append(row)
             if len(picked) >= count:
                 break
@@ -142,7 +134,7 @@ def send_tests(
                         return
                     send = TestSend(
                         source_row=row.row, recipient=recipient, content_hash=row.content_hash,
-                        outcome=_OUTCOMES[answer.kind].value, message_id=answer.message_id,
+                        outcome=SUBMIT_OUTCOMES[answer.kind].value, message_id=answer.message_id,
                         http_status=answer.http_status, detail=answer.detail, at=time.time(),
                     )
                     sends.append(send)

@@ -29,7 +29,6 @@ from dispatcher.campaign.campaign import (
     Campaign,
     CampaignOptions,
     CampaignRow,
-    RowState,
     load_campaign,
 )
 from dispatcher.campaign.problems import (
@@ -47,7 +46,6 @@ __all__ = [
     "CampaignRow",
     "Problem",
     "ProblemCode",
-    "RowState",
     "Severity",
     "load_campaign",
     "message_for",

@@ -22,7 +22,6 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ import polars as pl
 from dispatcher.campaign.headers import FIELD_ALIASES, Columns
 from dispatcher.campaign.problems import (
     CampaignFileError,
-    Language,
     Problem,
     ProblemCode,
     Severity,
@@ -44,19 +42,14 @@ from dispatcher.campaign.rules import Plan, Rule
 from dispatcher.campaign.template import Template, load_template, normalise_defaults
 from dispatcher.campaign.values import HTML_PATTERN, AmountUnit
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
+from dispatcher.vocabulary import InputVerdict, Language
 
 CHUNK_ROWS = 100_000  # rows per validation query: big enough for polars to shine
 ROWS_CHUNK = 10_000  # rows made into Python objects at a time: small, to bound memory
 _VALID, _INVALID, _DUPLICATE = 0, 1, 2
 
 
-class RowState(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    DUPLICATE = "duplicate"
-
-
-_STATES = (RowState.VALID, RowState.INVALID, RowState.DUPLICATE)
+_STATES = (InputVerdict.VALID, InputVerdict.INVALID, InputVerdict.DUPLICATE)
 
 
 @dataclass(frozen=True)
@@ -69,7 +62,7 @@ class CampaignOptions:
     amount_unit: AmountUnit | None = None  # overrides the template's; default cents
     defaults: Mapping[str, str] = field(default_factory=dict)  # override template defaults
     sheet: str | int | None = None  # Excel: sheet name or 0-based index (default: first)
-    language: Language = "en"  # language of Problem.message
+    language: Language = Language.EN  # language of Problem.message
     now: datetime | None = None  # "now" for the past-due-date warning (tests pin it)
 
 
@@ -79,7 +72,7 @@ class CampaignRow:
 
     row: int
     fiscal_code: str
-    state: RowState
+    state: InputVerdict
     payload: dict[str, Any] | None
     content_hash: str | None
     problems: tuple[Problem, ...]
@@ -265,7 +258,7 @@ class Campaign:
             if state == _VALID:
                 record = next(records)
                 body = build(record)
-                yield CampaignRow(number, record[0], RowState.VALID,
+                yield CampaignRow(number, record[0], InputVerdict.VALID,
                                   new_message(record[0], body), content_hash(body),
                                   problems.get(number, ()), None)
             else:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
 
-Language = Literal["en", "it"]
+from dispatcher.vocabulary import Language
 
 
 class Severity(StrEnum):
@@ -228,7 +227,7 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
 }
 
 
-def message_for(code: ProblemCode, language: Language = "en", **context: object) -> str:
+def message_for(code: ProblemCode, language: Language = Language.EN, **context: object) -> str:
     """The sentence for ``code`` in ``language``, with ``context`` filled in."""
     english, italian = MESSAGES[code]
     return (italian if language == "it" else english).format(**context)

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from dispatcher.commands._output import console, err_console
-from dispatcher.exitcodes import ExitCode
+from dispatcher.vocabulary import ExitCode
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 

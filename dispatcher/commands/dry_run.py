@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatcher.commands._output import abort, console
-from dispatcher.exitcodes import ExitCode
 from dispatcher.profilecache import ProfileCacheError
+from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
     from dispatcher.campaign import Campaign

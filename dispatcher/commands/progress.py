@@ -23,9 +23,9 @@ from rich.progress import (
 from rich.table import Table
 
 from dispatcher.commands._output import console
-from dispatcher.ledger import TERMINAL_STATES, RowState
 from dispatcher.privacy import mask_fiscal_codes_in
 from dispatcher.report.labels import OUTCOME_LABELS
+from dispatcher.vocabulary import TERMINAL_STATES, RowState
 
 if TYPE_CHECKING:
     from dispatcher.pacing import PacerStatistics

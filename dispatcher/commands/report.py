@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from dispatcher.commands._output import abort, console, err_console
-from dispatcher.exitcodes import ExitCode
 from dispatcher.report.labels import Language
+from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
     from dispatcher.report import ReportFiles

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from dispatcher.commands._output import abort, console, err_console
-from dispatcher.exitcodes import ExitCode
+from dispatcher.vocabulary import ExitCode
 
 DEFAULT_PORT = 8787
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from dispatcher.commands._output import abort, console, err_console
-from dispatcher.exitcodes import ExitCode
+from dispatcher.vocabulary import FINAL_STATUSES, ExitCode, MessageStatus
 
 if TYPE_CHECKING:
     from dispatcher.followup import StatusSummary
@@ -161,7 +161,7 @@ class _WatchDisplay:
         if self._progress is None:
             return
         sent = sum(summary.counts.values())
-        final = sum(summary.counts.get(s, 0) for s in ("PROCESSED", "REJECTED", "FAILED"))
+        final = sum(summary.counts.get(s, 0) for s in FINAL_STATUSES)
         note = f"{summary.open_after} open · {summary.requests} requests"
         if self._task is None:
             self._task = self._progress.add_task("status", total=sent, completed=final, note=note)
@@ -206,7 +206,7 @@ def render_status(summary: StatusSummary, *, json_output: bool) -> None:
         f"horizon; {summary.open_after} still open · {summary.requests} requests, "
         f"{summary.throttled} answered 429"
     )
-    if summary.counts.get("REJECTED"):
+    if summary.counts.get(MessageStatus.REJECTED):
         console.print(
             "[yellow]REJECTED: the citizen has no IO profile or blocked the service. "
             "Resending is pointless; reach them another way.[/]"

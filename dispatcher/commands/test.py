@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from dispatcher.commands._output import abort, console, err_console
-from dispatcher.exitcodes import ExitCode
+from dispatcher.vocabulary import ExitCode
 
 
 def _row_numbers(text: str | None) -> list[int] | None:

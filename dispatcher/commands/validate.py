@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 
 from dispatcher.commands._output import abort, console, err_console
-from dispatcher.exitcodes import ExitCode
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
+from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
     from dispatcher.campaign import Campaign, CampaignRow, Problem

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dispatcher.ioapi.outcomes import IOApiError, MaybeSent, Rejected
+from dispatcher.vocabulary import FINAL_STATUSES, ProfileKind, SubmitKind
 
 __all__ = [
     "Answer",
@@ -25,27 +26,9 @@ __all__ = [
     "FeedKind",
     "MessageAnswer",
     "MessageKind",
-    "MessageStatus",
     "ProfileAnswer",
-    "ProfileKind",
     "SubmitAnswer",
-    "SubmitKind",
 ]
-
-
-class ProfileKind(StrEnum):
-    ALLOWED = "allowed"
-    NOT_ALLOWED = "not_allowed"  # 200 with sender_allowed=false
-    NO_PROFILE = "no_profile"  # 404 ProblemJson: no profile, or its inbox is disabled
-    REJECTED = "rejected"  # other permanent 4xx (403 Recipient forbidden, 400, 401)
-    FAILED = "failed"  # retries or the run's retry budget exhausted
-
-
-class SubmitKind(StrEnum):
-    SENT = "sent"  # 201: accepted and queued
-    REJECTED = "rejected"  # permanent 4xx, detail kept
-    FAILED = "failed"  # provably not stored; safe to retry in a later run
-    AMBIGUOUS = "ambiguous"  # may have reached IO: never resent automatically
 
 
 class MessageKind(StrEnum):
@@ -60,19 +43,6 @@ class FeedKind(StrEnum):
     NOT_AVAILABLE = "not_available"  # 404: the day is not over yet (available at D+1 00:00 UTC)
     REJECTED = "rejected"
     FAILED = "failed"
-
-
-class MessageStatus(StrEnum):
-    """IO's processing status (FACTS §3.4); THROTTLED is documented but never written."""
-
-    ACCEPTED = "ACCEPTED"
-    THROTTLED = "THROTTLED"
-    FAILED = "FAILED"
-    PROCESSED = "PROCESSED"
-    REJECTED = "REJECTED"
-
-
-_FINAL_STATUSES = frozenset({MessageStatus.PROCESSED, MessageStatus.REJECTED, MessageStatus.FAILED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,7 +81,7 @@ class MessageAnswer(Answer):
     @property
     def is_final(self) -> bool:
         """PROCESSED, REJECTED or FAILED: polling again will not change it."""
-        return self.status in _FINAL_STATUSES
+        return self.status in FINAL_STATUSES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +90,6 @@ class FeedAnswer(Answer):
     day: datetime.date
     subscriptions: tuple[str, ...] = ()  # lower-hex SHA-256 of the upper-case fiscal code
     unsubscriptions: tuple[str, ...] = ()
-
 
 
 @dataclass(frozen=True)

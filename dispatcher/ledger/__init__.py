@@ -6,7 +6,6 @@ See :mod:`dispatcher.ledger.store` for why it is shaped this way.
 from dispatcher.ledger.lock import RunLock
 from dispatcher.ledger.reading import open_for_reading
 from dispatcher.ledger.records import (
-    TERMINAL_STATES,
     CampaignRecord,
     InputChanged,
     LedgerError,
@@ -14,11 +13,9 @@ from dispatcher.ledger.records import (
     LedgerRow,
     NewRow,
     Outcome,
-    RowState,
 )
 from dispatcher.ledger.statuses import (
-    FINAL_STATUSES,
-    MessageStatus,
+    LatestStatus,
     StatusObservation,
     StatusPlan,
     StatusQuestion,
@@ -27,19 +24,16 @@ from dispatcher.ledger.store import SCHEMA_VERSION, Ledger
 from dispatcher.ledger.testsends import TestSend
 
 __all__ = [
-    "FINAL_STATUSES",
     "SCHEMA_VERSION",
-    "TERMINAL_STATES",
     "CampaignRecord",
     "InputChanged",
+    "LatestStatus",
     "Ledger",
     "LedgerError",
     "LedgerLocked",
     "LedgerRow",
-    "MessageStatus",
     "NewRow",
     "Outcome",
-    "RowState",
     "RunLock",
     "StatusObservation",
     "StatusPlan",

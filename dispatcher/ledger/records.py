@@ -3,29 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class RowState(StrEnum):
-    """Where a row is. The last eight are terminal: a finished run leaves only those."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    INVALID = "invalid"
-    DUPLICATE = "duplicate"
-    NO_PROFILE = "no_profile"
-    SENDER_NOT_ALLOWED = "sender_not_allowed"
-    SENT = "sent"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    AMBIGUOUS = "ambiguous"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self not in (RowState.PENDING, RowState.SENDING)
-
-
-TERMINAL_STATES: tuple[RowState, ...] = tuple(s for s in RowState if s.is_terminal)
+from dispatcher.vocabulary import RowState
 
 
 class LedgerError(Exception):

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-FINAL_STATUSES = ("PROCESSED", "REJECTED", "FAILED")
-"""IO will not change these; asking again is a wasted request."""
+from dispatcher.vocabulary import FINAL_STATUSES, MessageStatus
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class StatusObservation:
 
 
 @dataclass(frozen=True)
-class MessageStatus:
+class LatestStatus:
     """The latest IO status known for one sent row."""
 
     row: int
@@ -86,7 +85,7 @@ _LATEST_COLUMNS = (
 
 def _may_still_change(status: str | None, read: str | None, payment: str | None) -> bool:
     """A PROCESSED Premium message can still be read or paid."""
-    return status == "PROCESSED" and (read == "UNREAD" or payment == "NOT_PAID")
+    return status == MessageStatus.PROCESSED and (read == "UNREAD" or payment == "NOT_PAID")
 
 
 class StatusBook:
@@ -165,10 +164,10 @@ class StatusBook:
                      int(o.is_final)),
                 )
 
-    def message_statuses(self, campaign_id: int) -> dict[int, MessageStatus]:
+    def message_statuses(self, campaign_id: int) -> dict[int, LatestStatus]:
         """Row → latest IO status, for every row that was asked about at least once."""
         return {
-            found[0]: MessageStatus(*found[:-1], bool(found[-1]))
+            found[0]: LatestStatus(*found[:-1], bool(found[-1]))
             for found in self._db.execute(
                 f"SELECT {_LATEST_COLUMNS} FROM message_status WHERE campaign_id=? ORDER BY row",
                 (campaign_id,),

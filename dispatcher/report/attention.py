@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatcher.ledger import Ledger, RowState
+from dispatcher.ledger import Ledger
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 from dispatcher.report.labels import needs_attention
+from dispatcher.vocabulary import MessageStatus, RowState
 
 _PRIORITY = {
     (RowState.AMBIGUOUS, None): 0,
     (RowState.FAILED, None): 1,
     (RowState.REJECTED, None): 2,
-    (RowState.SENT, "FAILED"): 3,
-    (RowState.SENT, "REJECTED"): 4,
+    (RowState.SENT, MessageStatus.FAILED): 3,
+    (RowState.SENT, MessageStatus.REJECTED): 4,
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dispatcher.ledger import Ledger, RowState
+from dispatcher.ledger import Ledger
 from dispatcher.report.files import atomic_writer
 from dispatcher.report.labels import (
     NOT_CHECKED,
@@ -29,6 +29,7 @@ from dispatcher.report.labels import (
     payment_status_label,
     read_status_label,
 )
+from dispatcher.vocabulary import RowState
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 

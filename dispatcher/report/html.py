@@ -18,7 +18,6 @@ from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatcher import __version__
-from dispatcher.ledger import TERMINAL_STATES, RowState
 from dispatcher.privacy import mask_fiscal_codes_in
 from dispatcher.report.attention import AttentionRow
 from dispatcher.report.charts import (
@@ -37,6 +36,7 @@ from dispatcher.report.labels import (
     outcome_label,
 )
 from dispatcher.report.summary import CampaignSummary, RunRecord
+from dispatcher.vocabulary import TERMINAL_STATES, MessageStatus, RowState
 
 OUTCOME_COLORS: dict[RowState, str] = {
     RowState.SENT: "#59a14f",
@@ -187,7 +187,7 @@ def _cards(s: CampaignSummary, f: _Format) -> str:
     items = [
         (f.t("rows"), f.integer(s.total_rows), False),
         (f.t("sent"), f.integer(sent), False),
-        (f.t("delivered"), f.integer(s.io_statuses.get("PROCESSED", 0)), False),
+        (f.t("delivered"), f.integer(s.io_statuses.get(MessageStatus.PROCESSED, 0)), False),
         (f.t("attention"), f.integer(s.needing_attention), s.needing_attention > 0),
         (f.t("requests"), f.integer(s.requests), False),
         (f.t("throttled"), f.integer(s.throttled), False),

@@ -13,14 +13,8 @@ after processing (no IO profile or the service is blocked: resending is pointles
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from dispatcher.ledger import RowState
-
-
-class Language(StrEnum):
-    IT = "it"
-    EN = "en"
+from dispatcher.vocabulary import Language, MessageStatus, RowState
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +54,18 @@ NOT_CHECKED = "NOT_CHECKED"
 """A sent row whose IO status nobody asked for yet (``dispatcher status`` has not run)."""
 
 IO_STATUSES: dict[str, Label] = {
-    "PROCESSED": Label("Consegnato", "Delivered"),
-    "ACCEPTED": Label("Accettato da IO, in elaborazione", "Accepted by IO, being processed"),
-    "THROTTLED": Label("In ritardo presso IO (temporaneo)", "Delayed at IO (temporary)"),
-    "REJECTED": Label(
+    MessageStatus.PROCESSED: Label("Consegnato", "Delivered"),
+    MessageStatus.ACCEPTED: Label(
+        "Accettato da IO, in elaborazione", "Accepted by IO, being processed"
+    ),
+    MessageStatus.THROTTLED: Label(
+        "In ritardo presso IO (temporaneo)", "Delayed at IO (temporary)"
+    ),
+    MessageStatus.REJECTED: Label(
         "Respinto da IO: cittadino senza IO o servizio bloccato",
         "Rejected by IO: no IO profile or service blocked",
     ),
-    "FAILED": Label("Consegna fallita presso IO", "Delivery failed at IO"),
+    MessageStatus.FAILED: Label("Consegna fallita presso IO", "Delivery failed at IO"),
     NOT_CHECKED: Label("Stato non ancora verificato", "Status not checked yet"),
 }
 """IO's ``MessageStatusValue`` (FACTS §3.4) plus our ``NOT_CHECKED``."""
@@ -102,13 +100,13 @@ HINTS: dict[str, Label] = {
         "Never reached IO: fix the cause shown in the detail, then run again with "
         "--retry-failed.",
     ),
-    "REJECTED": Label(
+    MessageStatus.REJECTED: Label(
         "Il cittadino non ha un profilo IO o ha bloccato il servizio: reinviare è inutile; "
         "usare un altro canale.",
         "The citizen has no IO profile or blocked the service: resending is pointless; use "
         "another channel.",
     ),
-    "FAILED": Label(
+    MessageStatus.FAILED: Label(
         "IO non è riuscito a consegnare il messaggio (errore permanente lato IO): valutare un "
         "nuovo invio o un altro canale.",
         "IO could not deliver the message (a permanent failure on IO's side): consider a new "
@@ -120,7 +118,7 @@ HINTS: dict[str, Label] = {
 ATTENTION_STATES = (RowState.AMBIGUOUS, RowState.FAILED, RowState.REJECTED)
 """Row outcomes an operator must look at; sent rows that IO ended REJECTED/FAILED join them."""
 
-ATTENTION_IO_STATUSES = ("REJECTED", "FAILED")
+ATTENTION_IO_STATUSES = (MessageStatus.REJECTED, MessageStatus.FAILED)
 
 OUTCOME_LABELS: dict[RowState, str] = {state: label.en for state, label in OUTCOMES.items()}
 """English outcome labels, for the terminal summary of ``run``."""

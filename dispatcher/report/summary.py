@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.ledger import CampaignRecord, Ledger, RowState
+from dispatcher.ledger import CampaignRecord, Ledger
 from dispatcher.report.labels import ATTENTION_IO_STATUSES, ATTENTION_STATES, IO_STATUSES
+from dispatcher.vocabulary import RowState
 
 SUMMARY_SCHEMA = 1
 """Bumped when a key of :meth:`CampaignSummary.to_dict` changes meaning or goes away."""

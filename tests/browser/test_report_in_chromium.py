@@ -19,9 +19,10 @@ from types import ModuleType
 
 import pytest
 
-from dispatcher.ledger import Ledger, RowState
+from dispatcher.ledger import Ledger
 from dispatcher.report.charts import CURRENT_COLOR, REQUESTS_COLOR, TARGET_COLOR, THROTTLED_COLOR
 from dispatcher.report.html import OUTCOME_COLORS
+from dispatcher.vocabulary import RowState
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from io_spec import SPEC_DIR as SPEC_DIR  # re-exported: the one definition is io_spec.py
+
 from dispatcher.campaign import Campaign
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "campaign"
-SPEC_DIR = REPO_ROOT.parent / "shared" / "io-api"  # as tests/conftest.py defines it
 NOW = datetime(2026, 6, 1, tzinfo=UTC)  # due dates in 2027 are in the future
 
 # Valid fiscal codes (check characters computed by python-stdnum).

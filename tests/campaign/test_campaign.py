@@ -7,8 +7,9 @@ import pytest
 from campaign_helpers import CF1, CF2, CF3, CF4, MARKDOWN, SUBJECT, row, rows_csv
 
 import dispatcher.campaign as public
-from dispatcher.campaign import ProblemCode, RowState, Severity
+from dispatcher.campaign import ProblemCode, Severity
 from dispatcher.campaign import campaign as campaign_module
+from dispatcher.vocabulary import InputVerdict
 
 MIXED = rows_csv(
     row(CF1),                      # 2 valid
@@ -23,7 +24,7 @@ MIXED = rows_csv(
 
 def test_public_api_is_exactly_what_the_engine_imports() -> None:
     for name in ("Campaign", "CampaignOptions", "CampaignFileError", "Problem", "ProblemCode",
-                 "Severity", "RowState", "CampaignRow", "load_campaign"):
+                 "Severity", "CampaignRow", "load_campaign"):
         assert name in public.__all__ and hasattr(public, name)
 
 
@@ -59,12 +60,12 @@ def test_rows_are_every_data_row_in_order_and_repeatable(load) -> None:
     assert first == list(campaign.rows())
     assert [r.row for r in first] == [2, 3, 4, 5, 6, 7, 8]
     assert [r.state for r in first] == [
-        RowState.VALID, RowState.INVALID, RowState.INVALID, RowState.DUPLICATE,
-        RowState.VALID, RowState.INVALID, RowState.VALID,
+        InputVerdict.VALID, InputVerdict.INVALID, InputVerdict.INVALID, InputVerdict.DUPLICATE,
+        InputVerdict.VALID, InputVerdict.INVALID, InputVerdict.VALID,
     ]
     for item in first:
-        assert (item.payload is not None) is (item.state is RowState.VALID)
-        assert (item.content_hash is not None) is (item.state is RowState.VALID)
+        assert (item.payload is not None) is (item.state is InputVerdict.VALID)
+        assert (item.content_hash is not None) is (item.state is InputVerdict.VALID)
     assert first[1].fiscal_code == "RSSMRA80A01H501X"
     assert first[5].fiscal_code == ""
     assert first[0].payload["fiscal_code"] == CF1  # type: ignore[index]
@@ -73,7 +74,7 @@ def test_rows_are_every_data_row_in_order_and_repeatable(load) -> None:
 def test_invalid_row_keeps_its_cell_normalised_when_possible(load) -> None:
     campaign = load(rows_csv(row(" n/a\u200b ")))
     only = next(campaign.rows())
-    assert (only.state, only.fiscal_code) == (RowState.INVALID, "N/A")
+    assert (only.state, only.fiscal_code) == (InputVerdict.INVALID, "N/A")
 
 
 def test_preview_is_the_first_valid_row(load) -> None:

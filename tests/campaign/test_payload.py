@@ -13,8 +13,9 @@ import pytest
 import yaml
 from campaign_helpers import CF1, CF2, FIXTURES, MARKDOWN, NOW, SPEC_DIR, SUBJECT, row, rows_csv
 
-from dispatcher.campaign import CampaignOptions, RowState, load_campaign
+from dispatcher.campaign import CampaignOptions, load_campaign
 from dispatcher.campaign.render import content_hash
+from dispatcher.vocabulary import InputVerdict
 
 SPECS = {
     "services-func": (SPEC_DIR / "io-messages.services-func.openapi.index.yaml", "definitions"),
@@ -138,6 +139,7 @@ def test_a_row_with_every_field_renders_the_documented_shape(load) -> None:
     }
 
 
+@pytest.mark.io_spec
 def test_payloads_validate_against_the_official_new_message_schema(load, spec) -> None:
     full = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().payload
     minimal = load(rows_csv(row())).preview().payload
@@ -145,6 +147,7 @@ def test_payloads_validate_against_the_official_new_message_schema(load, spec) -
         spec.validate(payload)
 
 
+@pytest.mark.io_spec
 def test_the_schema_check_is_strict_enough_to_catch_mistakes(load, spec) -> None:
     good = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().payload
     mistakes = [
@@ -162,6 +165,7 @@ def test_the_schema_check_is_strict_enough_to_catch_mistakes(load, spec) -> None
         assert not spec.is_valid(bad), (parent, key)
 
 
+@pytest.mark.io_spec
 @pytest.mark.parametrize(
     ("csv_name", "template"),
     [("windows1252.csv", "template_tari.toml"), ("windows1252.csv", "template_tari.md"),
@@ -172,7 +176,7 @@ def test_every_valid_fixture_row_validates(csv_name: str, template: str | None, 
     campaign = load_campaign(FIXTURES / csv_name,
                              template=FIXTURES / template if template else None,
                              options=CampaignOptions(now=NOW))
-    valid = [r for r in campaign.rows() if r.state is RowState.VALID]
+    valid = [r for r in campaign.rows() if r.state is InputVerdict.VALID]
     assert valid
     for item in valid:
         spec.validate(item.payload)
@@ -182,7 +186,7 @@ def test_content_hash_is_of_the_body_without_the_fiscal_code(load) -> None:
     campaign = load(rows_csv(row(CF1), row(CF2), row(CF1, SUBJECT + "!")))
     first, second, third = list(campaign.rows())
     assert first.content_hash == second.content_hash  # same content, another person
-    assert third.state is RowState.DUPLICATE and third.content_hash is None
+    assert third.state is InputVerdict.DUPLICATE and third.content_hash is None
     body = {k: v for k, v in first.payload.items() if k != "fiscal_code"}  # type: ignore[union-attr]
     canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     assert first.content_hash == hashlib.sha256(canonical).hexdigest() == content_hash(body)

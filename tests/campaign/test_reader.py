@@ -11,7 +11,8 @@ import pytest
 import xlsxwriter
 from campaign_helpers import CF1, CF2, CF3, FIXTURES, MARKDOWN, NOW, SUBJECT, row, rows_csv
 
-from dispatcher.campaign import CampaignFileError, CampaignOptions, RowState, load_campaign
+from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+from dispatcher.vocabulary import InputVerdict
 
 TEMPLATE = FIXTURES / "template_tari.toml"
 
@@ -55,7 +56,7 @@ def test_semicolon_file_with_bom_and_italian_headers() -> None:
         "row", "Codice Fiscale", "Oggetto", "Testo", "Importo", "Numero Avviso", "Data Scadenza",
     ]
     rows = list(campaign.rows())
-    assert [r.state for r in rows] == [RowState.VALID, RowState.VALID]
+    assert [r.state for r in rows] == [InputVerdict.VALID, InputVerdict.VALID]
     payments = [r.payload["content"]["payment_data"] for r in rows]  # type: ignore[index]
     assert [p["notice_number"] for p in payments] == ["001234567890123456", "000000000000000001"]
     assert rows[1].fiscal_code == "RSSMRC48P03H501D"  # " rsSMRC48P03H501D " normalised
@@ -75,9 +76,9 @@ def test_crlf_quoted_newlines_and_trailing_empty_columns() -> None:
 def test_omocodia_codes_are_valid_and_a_wrong_check_letter_is_not() -> None:
     campaign = _load(FIXTURES / "omocodia.csv")
     states = {r.row: (r.state, r.fiscal_code) for r in campaign.rows()}
-    assert states[2] == (RowState.VALID, "DNGNCL87P28L73SB")
-    assert states[4] == (RowState.VALID, "DNGNCLUTPNULTPSB")  # was lower case in the file
-    assert states[5][0] is RowState.INVALID
+    assert states[2] == (InputVerdict.VALID, "DNGNCL87P28L73SB")
+    assert states[4] == (InputVerdict.VALID, "DNGNCLUTPNULTPSB")  # was lower case in the file
+    assert states[5][0] is InputVerdict.INVALID
     assert [p.code.value for p in campaign.problems] == ["fiscal_code_checksum"]
 
 

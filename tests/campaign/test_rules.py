@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from campaign_helpers import CF1, CF2, CF3, MARKDOWN, SUBJECT, codes_by_row, row, rows_csv
 
-from dispatcher.campaign import ProblemCode, RowState, Severity
+from dispatcher.campaign import ProblemCode, Severity
+from dispatcher.vocabulary import InputVerdict
 
 PAY = "fiscal_code,subject,markdown,amount,notice_number"
 NOTICE = "301234567890123456"
@@ -185,8 +186,8 @@ def test_remote_content(load, values: tuple[str, ...], expected: list[str]) -> N
 def test_duplicates_first_valid_row_wins_and_are_not_errors(load) -> None:
     campaign = load(rows_csv(row(CF1), row(CF2), row(CF1.lower()), row(f" {CF1} ")))
     rows = list(campaign.rows())
-    assert [r.state for r in rows] == [RowState.VALID, RowState.VALID,
-                                       RowState.DUPLICATE, RowState.DUPLICATE]
+    assert [r.state for r in rows] == [InputVerdict.VALID, InputVerdict.VALID,
+                                       InputVerdict.DUPLICATE, InputVerdict.DUPLICATE]
     assert [r.duplicate_of for r in rows] == [None, None, 2, 2]
     assert rows[2].payload is None and rows[2].content_hash is None
     assert campaign.duplicate_count == 2 and not campaign.has_errors
@@ -197,8 +198,8 @@ def test_duplicates_first_valid_row_wins_and_are_not_errors(load) -> None:
 def test_an_invalid_first_occurrence_does_not_claim_the_fiscal_code(load) -> None:
     campaign = load(rows_csv(row(CF1, "corto"), row(CF1), row(CF1)))
     states = [(r.row, r.state, r.duplicate_of) for r in campaign.rows()]
-    assert states == [(2, RowState.INVALID, None), (3, RowState.VALID, None),
-                      (4, RowState.DUPLICATE, 3)]
+    assert states == [(2, InputVerdict.INVALID, None), (3, InputVerdict.VALID, None),
+                      (4, InputVerdict.DUPLICATE, 3)]
 
 
 def test_personal_values_of_the_row_in_the_subject_are_warned(load) -> None:

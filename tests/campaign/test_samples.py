@@ -12,7 +12,8 @@ import pytest
 from campaign_helpers import NOW, REPO_ROOT
 from stdnum.it import codicefiscale
 
-from dispatcher.campaign import CampaignOptions, RowState, load_campaign
+from dispatcher.campaign import CampaignOptions, load_campaign
+from dispatcher.vocabulary import InputVerdict
 
 SAMPLES = REPO_ROOT / "sample_data"
 TEMPLATE = SAMPLES / "tari_2027.toml"
@@ -34,7 +35,7 @@ def test_the_sample_with_errors_reports_exactly_the_documented_problems() -> Non
     assert (campaign.row_count, campaign.valid_count, campaign.invalid_count,
             campaign.duplicate_count, campaign.warning_count) == (200, 189, 10, 1, 1)
     rows = {r.row: r for r in campaign.rows()}
-    assert rows[12].state is RowState.VALID and rows[63].state is RowState.VALID
+    assert rows[12].state is InputVerdict.VALID and rows[63].state is InputVerdict.VALID
     assert rows[55].duplicate_of == 9
 
 

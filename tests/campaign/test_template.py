@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from campaign_helpers import CF1, CF2, CF3, FIXTURES, MARKDOWN, NOW, SUBJECT, codes_by_row, rows_csv
 
-from dispatcher.campaign import CampaignFileError, CampaignOptions, RowState, load_campaign
+from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+from dispatcher.vocabulary import InputVerdict
 
 BODY = "Gentile {nome}, questo è un testo abbastanza lungo da superare gli ottanta caratteri."
 
@@ -176,4 +177,4 @@ def test_personal_data_in_a_template_subject_is_warned_on_each_row(load) -> None
     campaign = load(rows_csv(f"{CF1},Mario", f"{CF2},Anna", header="fiscal_code,nome"),
                     template=toml(subject="Avviso TARI per {nome}"))
     assert campaign.warnings_by_code() == {"subject_personal_data": 2}
-    assert all(r.state is RowState.VALID for r in campaign.rows())
+    assert all(r.state is InputVerdict.VALID for r in campaign.rows())

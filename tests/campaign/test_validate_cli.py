@@ -11,7 +11,7 @@ from campaign_helpers import CF1, CF2, FIXTURES, MARKDOWN, REPO_ROOT, SUBJECT, r
 from typer.testing import CliRunner
 
 from dispatcher.cli import app
-from dispatcher.exitcodes import ExitCode
+from dispatcher.vocabulary import ExitCode
 
 SAMPLES = REPO_ROOT / "sample_data"
 NOTICE = "301234567890123456"

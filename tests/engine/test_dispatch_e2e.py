@@ -13,12 +13,12 @@ from enginetools import (
 )
 
 from dispatcher.campaign import load_campaign
-from dispatcher.exitcodes import ExitCode
-from dispatcher.ledger import Ledger, RowState
+from dispatcher.ledger import Ledger
 from dispatcher.pipeline import PipelineOptions
 from dispatcher.runner import RunOptions, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, FaultConfig, RatePolicy, running_simulator
+from dispatcher.vocabulary import ExitCode, RowState
 
 
 def _settings(base_url: str, rate: str = "400/s", concurrency: int = 16) -> Settings:

@@ -9,11 +9,11 @@ from enginetools import TEMPLATE, cli_env, run_cli, write_campaign
 
 from dispatcher.campaign import load_campaign
 from dispatcher.dryrun import DryRunReport, dry_run
-from dispatcher.exitcodes import ExitCode
-from dispatcher.ledger import Ledger, Outcome, RowState
+from dispatcher.ledger import Ledger, Outcome
 from dispatcher.runner import RunOptions, open_campaign_in_ledger
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, DEFAULT_SERVICE_ID, fiscal_code_hash
+from dispatcher.vocabulary import ExitCode, RowState
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 

@@ -13,16 +13,15 @@ import anyio
 from enginetools import TEMPLATE, cli_env, ledger_rows, run_cli, write_campaign
 
 from dispatcher.campaign import load_campaign
-from dispatcher.exitcodes import ExitCode
 from dispatcher.feedsync import FeedSyncReport, sync_feed
-from dispatcher.ioapi import Client, FeedKind, ProfileKind
-from dispatcher.ledger import RowState
+from dispatcher.ioapi import Client, FeedKind
 from dispatcher.pacing import Pacer
 from dispatcher.pipeline import PipelineOptions
 from dispatcher.profilecache import ProfileCache, ProfileCacheUse, service_fingerprint
 from dispatcher.runner import RunOptions, RunSummary, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, DEFAULT_SERVICE_ID, RunningSimulator
+from dispatcher.vocabulary import ExitCode, ProfileKind, RowState
 
 DAY_S = 86_400.0
 NIGHTLY_TTL = 36 * 3600.0  # a nightly job's entries are ~24 h old the next night

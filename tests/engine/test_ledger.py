@@ -12,15 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.ledger import (
-    Ledger,
-    LedgerError,
-    LedgerLocked,
-    NewRow,
-    Outcome,
-    RowState,
-    RunLock,
-)
+from dispatcher.ledger import Ledger, LedgerError, LedgerLocked, NewRow, Outcome, RunLock
+from dispatcher.vocabulary import RowState
 
 CF_A = "RSSMRA85T10A562S"
 CF_B = "BNCLRA90A41F205X"

@@ -6,8 +6,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from dispatcher.ledger import SCHEMA_VERSION, Ledger, NewRow, Outcome, RowState, StatusObservation
+from dispatcher.ledger import SCHEMA_VERSION, Ledger, NewRow, Outcome, StatusObservation
 from dispatcher.ledger.testsends import TestSend
+from dispatcher.vocabulary import RowState
 
 CODES = ["RSSMRA80A01H501U", "VRDGPP70B02F205Z", "BNCLRA85C43L219X", "NREFNC90D04A944S"]
 

@@ -12,11 +12,12 @@ from enginetools import TEMPLATE, write_campaign
 
 from dispatcher.campaign import Campaign, load_campaign
 from dispatcher.ioapi import Client
-from dispatcher.ledger import Ledger, RowState
+from dispatcher.ledger import Ledger
 from dispatcher.pacing import Pacer
 from dispatcher.pipeline import PipelineOptions
 from dispatcher.runner import RunOptions, dispatch_pending, open_campaign_in_ledger
 from dispatcher.settings import RateSpec
+from dispatcher.vocabulary import RowState
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -33,10 +33,9 @@ from enginetools import (
 )
 
 from dispatcher.campaign import load_campaign
-from dispatcher.exitcodes import ExitCode
 from dispatcher.ioapi import Client
-from dispatcher.ioapi.models import SubmitAnswer, SubmitKind
-from dispatcher.ledger import Ledger, LedgerRow, RowState
+from dispatcher.ioapi.models import SubmitAnswer
+from dispatcher.ledger import Ledger, LedgerRow
 from dispatcher.pacing import Pacer
 from dispatcher.privacy import FISCAL_CODE_IN_TEXT
 from dispatcher.runner import RunOptions, RunSummary, run_campaign
@@ -48,6 +47,7 @@ from dispatcher.simulator import (
     apply_changes,
     running_simulator,
 )
+from dispatcher.vocabulary import ExitCode, RowState, SubmitKind
 
 OUR_CONFIGURATION = "01HZZZZZZZZZZZZZZZZZZZC0MN"
 """A remote-content configuration owned by our ente (``comune``)."""

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.ioapi import ProfileKind
 from dispatcher.profilecache import (
     MAX_FEED_DAYS,
     CachedProfiles,
@@ -20,6 +19,7 @@ from dispatcher.profilecache import (
     service_fingerprint,
 )
 from dispatcher.simulator import fiscal_code_hash as io_hash
+from dispatcher.vocabulary import ProfileKind
 
 CF = "RSSMRA85T10A562S"
 OTHER = "BNCGLI90A41F205X"

@@ -9,10 +9,11 @@ import httpx
 import pytest
 from enginetools import fast_config
 
-from dispatcher.ioapi import Client, ProfileKind
+from dispatcher.ioapi import Client
 from dispatcher.pacing import Pacer
 from dispatcher.settings import RateSpec
 from dispatcher.simulator import DEFAULT_KEY, RatePolicy, running_simulator
+from dispatcher.vocabulary import ProfileKind
 
 pytestmark = pytest.mark.anyio
 

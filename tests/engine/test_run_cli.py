@@ -22,9 +22,9 @@ from enginetools import (
     write_campaign,
 )
 
-from dispatcher.exitcodes import ExitCode
 from dispatcher.ledger import RunLock, open_for_reading
 from dispatcher.simulator import DEFAULT_KEY, FaultConfig, running_simulator
+from dispatcher.vocabulary import ExitCode
 
 TERMINAL = {"invalid", "duplicate", "no_profile", "sender_not_allowed", "sent", "rejected",
             "failed", "ambiguous"}

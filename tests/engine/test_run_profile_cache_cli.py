@@ -9,8 +9,8 @@ from pathlib import Path
 
 from enginetools import TEMPLATE, cli_env, ledger_states, run_cli, write_campaign
 
-from dispatcher.exitcodes import ExitCode
 from dispatcher.simulator import RunningSimulator
+from dispatcher.vocabulary import ExitCode
 
 
 def _checks(sim: RunningSimulator) -> int:

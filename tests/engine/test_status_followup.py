@@ -15,12 +15,12 @@ import pytest
 from enginetools import GENERATE, TEMPLATE, cli_env, fast_config, run_cli
 
 from dispatcher.campaign import load_campaign
-from dispatcher.exitcodes import ExitCode
 from dispatcher.followup import StatusOptions, check_statuses
-from dispatcher.ledger import Ledger, LedgerError, RowState
+from dispatcher.ledger import Ledger, LedgerError
 from dispatcher.runner import RunOptions, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, PopulationConfig, running_simulator
+from dispatcher.vocabulary import ExitCode, RowState
 
 NOW = StatusOptions(min_age_s=0.0)
 

@@ -9,10 +9,10 @@ import pytest
 from enginetools import GENERATE, TEMPLATE, cli_env, ledger_states, run_cli, write_campaign
 
 from dispatcher.campaign import load_campaign
-from dispatcher.exitcodes import ExitCode
 from dispatcher.ledger import Ledger
 from dispatcher.simulator import SANDBOX_FISCAL_CODE
 from dispatcher.testsend import TestSendError, parse_recipients, pick_rows
+from dispatcher.vocabulary import ExitCode
 
 COLLEAGUE = "RSSMRA80A01H501U"
 

@@ -32,12 +32,11 @@ from dispatcher.ioapi import (
     ErrorRateExceeded,
     FeedKind,
     MessageKind,
-    ProfileKind,
     RetryBudget,
-    SubmitKind,
 )
 from dispatcher.pacing import FakeClock, Pacer
 from dispatcher.settings import ConfigError, RateSpec, Secret, Settings
+from dispatcher.vocabulary import ProfileKind, SubmitKind
 
 pytestmark = pytest.mark.anyio
 

@@ -28,5 +28,13 @@ def test_every_exception_answer_and_kind_is_exported() -> None:
 
 
 def test_the_names_the_pipeline_uses_are_there() -> None:
-    from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileKind, SubmitKind  # noqa: F401
+    from dispatcher.ioapi import Client, ErrorRateExceeded  # noqa: F401
     from dispatcher.pacing import Pacer, PacerStatistics  # noqa: F401
+    from dispatcher.vocabulary import ProfileKind, SubmitKind  # noqa: F401
+
+
+def test_answer_kinds_come_from_the_vocabulary_not_a_copy() -> None:
+    import dispatcher.vocabulary as vocabulary
+
+    for name in ("ProfileKind", "SubmitKind"):
+        assert getattr(models, name) is getattr(vocabulary, name)

@@ -16,9 +16,10 @@ import httpx
 from ioapi_helpers import FC
 from test_pacing import run_virtual
 
-from dispatcher.ioapi import Client, ProfileKind
+from dispatcher.ioapi import Client
 from dispatcher.pacing import Pacer
 from dispatcher.settings import RateSpec
+from dispatcher.vocabulary import ProfileKind
 
 LIMIT, WINDOW = 150, 5.0
 

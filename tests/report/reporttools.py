@@ -15,8 +15,9 @@ from pathlib import Path
 
 from enginetools import GENERATE
 
-from dispatcher.ledger import Ledger, NewRow, Outcome, RowState, StatusObservation
+from dispatcher.ledger import Ledger, NewRow, Outcome, StatusObservation
 from dispatcher.report.inputs import file_sha256
+from dispatcher.vocabulary import RowState
 
 T0 = 1_800_000_000.0
 """When the mixed campaign's run started (2027-01-15T08:00:00Z)."""

@@ -22,8 +22,8 @@ import pytest
 from enginetools import GENERATE, TEMPLATE, cli_env, fast_config, ledger_rows, run_cli
 from reporttools import build_mixed_ledger, ledger_dump, parse_exposition
 
-from dispatcher.exitcodes import ExitCode
 from dispatcher.simulator import DEFAULT_KEY, FaultConfig, running_simulator
+from dispatcher.vocabulary import ExitCode
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dispatcher.ledger import Ledger, NewRow, Outcome, RowState
+from dispatcher.ledger import Ledger, NewRow, Outcome
 from dispatcher.report import export_results, formula_safe
+from dispatcher.vocabulary import RowState
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+39 333", "-2", "@SUM(A1)", "\tx", "\rx"])

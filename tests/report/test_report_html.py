@@ -22,7 +22,7 @@ from reporttools import (
     pin_run,
 )
 
-from dispatcher.ledger import CampaignRecord, RowState
+from dispatcher.ledger import CampaignRecord
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.report import (
     CampaignSummary,
@@ -42,6 +42,7 @@ from dispatcher.report.charts import (
     clock,
     timeline_chart,
 )
+from dispatcher.vocabulary import RowState
 
 SVG = "{http://www.w3.org/2000/svg}"
 FORBIDDEN_TAGS = {"script", "link", "img", "iframe", "object", "embed", "base", "frame",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.ledger import RowState
 from dispatcher.report import OUTCOME_LABELS, Language, hint, io_status_label, outcome_label
 from dispatcher.report.labels import (
     IO_STATUSES,
@@ -15,6 +14,7 @@ from dispatcher.report.labels import (
     payment_status_label,
     read_status_label,
 )
+from dispatcher.vocabulary import RowState
 
 IO_STATUS_CODES = ("PROCESSED", "ACCEPTED", "THROTTLED", "REJECTED", "FAILED", "NOT_CHECKED")
 """IO's MessageStatusValue (FACTS §3.4) and our own NOT_CHECKED."""

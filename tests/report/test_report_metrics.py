@@ -18,7 +18,7 @@ from reporttools import (
     parse_exposition,
 )
 
-from dispatcher.ledger import Ledger, LedgerError, NewRow, RowState, StatusObservation
+from dispatcher.ledger import Ledger, LedgerError, NewRow, StatusObservation
 from dispatcher.report import (
     build_summary,
     render_metrics,
@@ -27,6 +27,7 @@ from dispatcher.report import (
 )
 from dispatcher.report.files import atomic_writer
 from dispatcher.report.metrics import campaign_label, escape_label_value
+from dispatcher.vocabulary import RowState
 
 IO_STATUS_KEYS = ("PROCESSED", "ACCEPTED", "THROTTLED", "REJECTED", "FAILED", "NOT_CHECKED")
 

@@ -28,7 +28,7 @@ from reporttools import (
     build_mixed_ledger,
 )
 
-from dispatcher.ledger import RowState, StatusObservation
+from dispatcher.ledger import StatusObservation
 from dispatcher.report import (
     export_results,
     formula_safe,
@@ -39,6 +39,7 @@ from dispatcher.report import (
     write_parquet,
 )
 from dispatcher.report.inputs import input_frame_of
+from dispatcher.vocabulary import RowState
 
 RESULT_COLUMNS = [
     "outcome", "outcome_label", "message_id", "http_status", "error_detail", "attempts",

@@ -17,9 +17,10 @@ from reporttools import (
     pin_run,
 )
 
-from dispatcher.ledger import Ledger, NewRow, RowState, StatusObservation
+from dispatcher.ledger import Ledger, NewRow, StatusObservation
 from dispatcher.report import build_summary
 from dispatcher.report.summary import SUMMARY_SCHEMA
+from dispatcher.vocabulary import RowState
 
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 IO_STATUS_KEYS = ["PROCESSED", "ACCEPTED", "THROTTLED", "REJECTED", "FAILED", "NOT_CHECKED"]

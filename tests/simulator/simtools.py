@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from typing import Any
 
 import httpx
+from io_spec import SPEC_DIR as SPEC_DIR  # re-exported: the one definition is io_spec.py
 
 from dispatcher.simulator import DEFAULT_KEY, SimulatorConfig, create_app, simulator_state
 from dispatcher.simulator.state import SimulatorState
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_DIR = REPO_ROOT.parent / "shared" / "io-api"
 
 # Their states come from the population file written by the ``population_file`` fixture.
 ALLOWED_CF = "RSSMRA85T10A562S"

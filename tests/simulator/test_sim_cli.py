@@ -15,8 +15,8 @@ from simtools import ALLOWED_CF
 from typer.testing import CliRunner
 
 from dispatcher.commands.simulator import build_config, command
-from dispatcher.exitcodes import ExitCode
 from dispatcher.simulator import ConfigError, RatePolicy
+from dispatcher.vocabulary import ExitCode
 
 # The real CLI registers ``command`` as ``dispatcher simulator``; a one-command app keeps
 # these tests independent of the other commands' modules.

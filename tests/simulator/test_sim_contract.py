@@ -1,8 +1,9 @@
 """Every response shape the simulator produces, checked against IO's official spec files.
 
-The spec files are Swagger 2.0 (``shared/io-api/``). A small converter turns a definition into
-a self-contained JSON Schema (draft 4, which Swagger 2 builds on): ``$ref`` is resolved,
-including references into another file such as the commons definitions;
+The spec files are Swagger 2.0, read from ``IO_SPEC_DIR`` (default ``../shared/io-api``; the
+whole module is skipped without them, see ``tests/io_spec.py``). A small converter turns a
+definition into a self-contained JSON Schema (draft 4, which Swagger 2 builds on): ``$ref`` is
+resolved, including references into another file such as the commons definitions;
 ``x-extensible-enum`` becomes a strict ``enum``; ``allOf`` marked ``x-one-of`` becomes
 ``anyOf``; ``x-nullable`` adds ``null``. IO's custom string formats (FiscalCode, Ulid, ...)
 get format checkers. On top of the schema, :func:`assert_matches` also refuses properties the
@@ -42,7 +43,7 @@ from simtools import (
 from dispatcher.simulator import DEMO_CONFIGURATION_ID, FaultConfig, SimulatorConfig
 from dispatcher.simulator.validation import decode_new_message
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.io_spec]
 
 SERVICES = SPEC_DIR / "io-functions-services.openapi.index.yaml"
 MESSAGES = SPEC_DIR / "io-messages.services-func.openapi.index.yaml"  # newest: wins for messages

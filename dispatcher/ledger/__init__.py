@@ -1,6 +1,15 @@
 """The results ledger: one SQLite database (WAL) that remembers every input row.
 
-See :mod:`dispatcher.ledger.store` for why it is shaped this way.
+See :mod:`dispatcher.ledger.store` for why it is shaped this way. The public face::
+
+    with Ledger.open(path) as ledger:
+        campaign_id = ledger.campaigns.start(input_path=..., input_sha256=...,
+                                             template_sha256=..., rows=new_rows)
+        run_id = ledger.runs.begin(campaign_id, rate="120/5s")
+        ledger.rows.mark_sending(campaign_id, run_id, [2, 3])
+
+    with open_for_reading(path) as ledger:   # reports: nothing is written
+        ledger.rows.counts(campaign_id)
 """
 
 from dispatcher.ledger.lock import RunLock
@@ -13,17 +22,26 @@ from dispatcher.ledger.records import (
     LedgerRow,
     NewRow,
     Outcome,
+    PendingRow,
+    RowEvent,
+    RunRecord,
+    TimelineSample,
 )
+from dispatcher.ledger.schema import SCHEMA_VERSION
 from dispatcher.ledger.statuses import (
+    NOT_CHECKED,
     LatestStatus,
+    StatusCheck,
     StatusObservation,
+    StatusPassTotals,
     StatusPlan,
     StatusQuestion,
 )
-from dispatcher.ledger.store import SCHEMA_VERSION, Ledger
+from dispatcher.ledger.store import Ledger
 from dispatcher.ledger.testsends import TestSend
 
 __all__ = [
+    "NOT_CHECKED",
     "SCHEMA_VERSION",
     "CampaignRecord",
     "InputChanged",
@@ -34,10 +52,16 @@ __all__ = [
     "LedgerRow",
     "NewRow",
     "Outcome",
+    "PendingRow",
+    "RowEvent",
     "RunLock",
+    "RunRecord",
+    "StatusCheck",
     "StatusObservation",
+    "StatusPassTotals",
     "StatusPlan",
     "StatusQuestion",
     "TestSend",
+    "TimelineSample",
     "open_for_reading",
 ]

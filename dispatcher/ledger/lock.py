@@ -9,13 +9,7 @@ import time
 from pathlib import Path
 
 from dispatcher.ledger.records import LedgerLocked
-
-
-def create_private_file(path: Path) -> None:
-    """Create the file with mode 0600 if missing: the ledger holds fiscal codes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
+from dispatcher.storage import private_file
 
 
 class RunLock:
@@ -26,7 +20,7 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        create_private_file(self.path)
+        private_file(self.path)  # it names the host and pid of whoever holds it
         fd = os.open(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

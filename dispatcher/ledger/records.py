@@ -1,4 +1,9 @@
-"""The ledger's vocabulary: row states, the records it stores, and its errors."""
+"""What the ledger stores and answers, as frozen records, and its errors.
+
+Every question the ledger answers comes back as one of these, never as a positional tuple:
+a tuple of nine values is read by position in a dozen places, and the day a column is added
+every one of them is wrong without a word.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ class CampaignRecord:
     template_sha256: str | None
     created_at: float
     completed_at: float | None
+    recorded: bool = True
+    """False while its rows are being recorded, and forever if that was cut short."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,18 @@ class NewRow:
     state: RowState  # pending, invalid or duplicate
     content_hash: str | None = None
     detail: str | None = None
+    body: bytes | None = None
+    """The message JSON a resumed run sends as it is; None for a row that is never sent."""
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """A row still to send, with what was recorded for it at the campaign's start."""
+
+    row: int
+    fiscal_code: str
+    content_hash: str | None
+    body: bytes | None
 
 
 @dataclass(frozen=True)
@@ -65,3 +84,60 @@ class LedgerRow:
     attempts: int
     sending_at: float | None
     decided_at: float | None
+
+
+@dataclass(frozen=True)
+class RowEvent:
+    """One state a row went through, and when."""
+
+    at: float
+    state: RowState
+    http_status: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class TimelineSample:
+    """One second of a run: the Pacer's counters, as ``run_seconds`` keeps them."""
+
+    second: int  # Unix time
+    requests: int
+    throttled: int
+    target_rate: float | None
+    current_rate: float | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One ``dispatcher run`` of a campaign.
+
+    A run killed before it finished has no totals of its own: ``requests`` and ``throttled``
+    are then summed from its timeline, which the writer saved as the run went.
+    """
+
+    run_id: int
+    campaign_id: int
+    started_at: float
+    finished_at: float | None  # None: still running, or killed before it could finish
+    rate: str | None
+    requests: int
+    throttled: int
+    stopped_reason: str | None
+    exit_code: int | None
+    last_second: int | None  # last second with activity in the run's timeline
+
+    @property
+    def duration_s(self) -> float:
+        """Until it finished; for a run that never finished, until its last active second."""
+        if self.finished_at is not None:
+            end = self.finished_at
+        elif self.last_second is not None:
+            end = float(self.last_second + 1)
+        else:
+            end = self.started_at
+        return max(0.0, end - self.started_at)
+
+    @property
+    def mean_rate(self) -> float:
+        """Requests per second over the whole run, 429s and pauses included."""
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0

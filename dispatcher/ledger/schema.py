@@ -5,11 +5,40 @@ so the history of any row can be told; ``run_seconds`` the per-second counters o
 every observation (``dispatcher status``); ``test_sends`` the messages sent to test
 recipients (``dispatcher test``), which are never rows of the campaign.
 
-Version 2 only added tables, so a version-1 ledger is upgraded in place by ``SCHEMA``.
+Version 2 added tables; version 3 added columns (:data:`ADDED_COLUMNS`): ``rows.body``, the
+message a resumed run sends without reading the campaign file again, and
+``campaigns.recorded``, false until every row of a campaign is recorded. ``CREATE TABLE IF NOT
+EXISTS`` adds missing tables but never a column, so :func:`upgrade` adds those.
 """
 
-SCHEMA_VERSION = 2
-UPGRADABLE_VERSIONS = (1,)
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dispatcher.storage import Database
+
+SCHEMA_VERSION = 3
+UPGRADABLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True)
+class AddedColumn:
+    """A column added after schema 1, and what an older ledger reads in its place."""
+
+    table: str
+    name: str
+    definition: str
+    stand_in: str  # the SQL value a ledger without the column reads
+
+    def present_in(self, db: Database) -> bool:
+        return any(info[1] == self.name
+                   for info in db.execute(f"PRAGMA main.table_info({self.table})"))
+
+
+ADDED_COLUMNS = (
+    AddedColumn("rows", "body", "BLOB", "NULL"),
+    AddedColumn("campaigns", "recorded", "INTEGER NOT NULL DEFAULT 1", "1"),
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -19,7 +48,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
     input_sha256 TEXT NOT NULL,
     template_sha256 TEXT,
     created_at REAL NOT NULL,
-    completed_at REAL
+    completed_at REAL,
+    recorded INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY,
@@ -47,6 +77,7 @@ CREATE TABLE IF NOT EXISTS rows (
     sending_at REAL,
     decided_at REAL,
     run_id INTEGER,
+    body BLOB,
     PRIMARY KEY (campaign_id, row)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rows_by_recipient ON rows (fiscal_code, content_hash, state);
@@ -120,3 +151,28 @@ CREATE TABLE IF NOT EXISTS test_sends (
     detail TEXT
 );
 """
+
+
+def schema_version(db: Database) -> int | None:
+    found = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(found[0]) if found else None
+
+
+def upgrade(db: Database) -> None:
+    """Stamp a new ledger, or bring an older one to :data:`SCHEMA_VERSION`, in one commit.
+
+    Run after ``SCHEMA`` (which adds the missing tables); raises ``ValueError`` for a schema
+    this version does not know (a newer dispatcher's ledger).
+    """
+    with db.transaction():
+        version = schema_version(db)
+        if version == SCHEMA_VERSION:
+            return
+        if version is not None and version not in UPGRADABLE_VERSIONS:
+            raise ValueError(f"ledger schema {version}, expected {SCHEMA_VERSION}")
+        for column in ADDED_COLUMNS:
+            if not column.present_in(db):
+                db.execute(f"ALTER TABLE {column.table} ADD COLUMN {column.name} "
+                           f"{column.definition}")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                   (str(SCHEMA_VERSION),))

@@ -8,13 +8,15 @@ asks IO only about rows that are not final, old enough, and not past the horizon
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dispatcher.vocabulary import FINAL_STATUSES, MessageStatus
+from dispatcher.storage import Database
+from dispatcher.vocabulary import FINAL_STATUSES, MessageStatus, RowState
+
+NOT_CHECKED = "NOT_CHECKED"
+"""What :meth:`StatusBook.counts` calls a sent message nobody asked IO about yet."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,28 @@ class LatestStatus:
 
 
 @dataclass(frozen=True)
+class StatusCheck:
+    """One observation of one row, as ``status_checks`` keeps it."""
+
+    at: float
+    status: str | None
+    read_status: str | None
+    payment_status: str | None
+    http_status: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class StatusPassTotals:
+    """The ``dispatcher status`` passes over a campaign (they spend the run's budget too)."""
+
+    passes: int = 0
+    requests: int = 0
+    throttled: int = 0
+    last_at: float | None = None  # when the last one ended (or started, if it never ended)
+
+
+@dataclass(frozen=True)
 class StatusQuestion:
     """A sent row whose IO status is still worth asking for."""
 
@@ -89,12 +113,12 @@ def _may_still_change(status: str | None, read: str | None, payment: str | None)
 
 
 class StatusBook:
-    """Ledger methods for IO statuses; mixed into :class:`dispatcher.ledger.Ledger`."""
+    """The IO statuses of one ledger's sent rows, and the passes that asked for them."""
 
-    _db: sqlite3.Connection
-    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]  # Ledger's
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def plan_status_checks(
+    def plan(
         self,
         campaign_id: int,
         *,
@@ -114,10 +138,10 @@ class StatusBook:
             "SELECT r.row, r.fiscal_code, r.message_id, r.decided_at, s.status, "
             "s.read_status, s.payment_status FROM rows r LEFT JOIN message_status s "
             "ON s.campaign_id=r.campaign_id AND s.row=r.row "
-            "WHERE r.campaign_id=? AND r.state='sent' ORDER BY r.row"
+            "WHERE r.campaign_id=? AND r.state=? ORDER BY r.row"
         )
         for row, fiscal_code, message_id, sent_at, status, read, payment in self._db.execute(
-            query, (campaign_id,)
+            query, (campaign_id, RowState.SENT)
         ):
             if not message_id:
                 without_id += 1
@@ -133,38 +157,37 @@ class StatusBook:
                 due.append(StatusQuestion(row, fiscal_code, message_id))
         return StatusPlan(due, final, too_young, expired, without_id)
 
-    def record_statuses(self, campaign_id: int, observations: Iterable[StatusObservation]) -> None:
+    def record(self, campaign_id: int, observations: Iterable[StatusObservation]) -> None:
         """Keep every observation and update the latest status of each row, in one commit."""
         items = list(observations)
         if not items:
             return
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             db.executemany(
                 "INSERT INTO status_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(campaign_id, o.row, o.at, o.status, o.read_status, o.payment_status,
                   o.http_status, o.detail) for o in items],
             )
-            for o in items:
-                # A failed check (no status) must not erase a status learned earlier.
-                db.execute(
-                    "INSERT INTO message_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
-                    "ON CONFLICT (campaign_id, row) DO UPDATE SET "
-                    "message_id=excluded.message_id, "
-                    "status_since=CASE WHEN excluded.status IS NOT NULL "
-                    "AND excluded.status IS NOT status "
-                    "THEN excluded.checked_at ELSE status_since END, "
-                    "status=coalesce(excluded.status, status), "
-                    "read_status=coalesce(excluded.read_status, read_status), "
-                    "payment_status=coalesce(excluded.payment_status, payment_status), "
-                    "http_status=excluded.http_status, detail=excluded.detail, "
-                    "checked_at=excluded.checked_at, checks=checks+1, "
-                    "final=max(final, excluded.final)",
-                    (campaign_id, o.row, o.message_id, o.status, o.read_status, o.payment_status,
-                     o.http_status, o.detail, o.at, o.at, o.at if o.status else None,
-                     int(o.is_final)),
-                )
+            # A failed check (no status) must not erase a status learned earlier.
+            db.executemany(
+                "INSERT INTO message_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT (campaign_id, row) DO UPDATE SET "
+                "message_id=excluded.message_id, "
+                "status_since=CASE WHEN excluded.status IS NOT NULL "
+                "AND excluded.status IS NOT status "
+                "THEN excluded.checked_at ELSE status_since END, "
+                "status=coalesce(excluded.status, status), "
+                "read_status=coalesce(excluded.read_status, read_status), "
+                "payment_status=coalesce(excluded.payment_status, payment_status), "
+                "http_status=excluded.http_status, detail=excluded.detail, "
+                "checked_at=excluded.checked_at, checks=checks+1, "
+                "final=max(final, excluded.final)",
+                [(campaign_id, o.row, o.message_id, o.status, o.read_status, o.payment_status,
+                  o.http_status, o.detail, o.at, o.at, o.at if o.status else None,
+                  int(o.is_final)) for o in items],
+            )
 
-    def message_statuses(self, campaign_id: int) -> dict[int, LatestStatus]:
+    def latest(self, campaign_id: int) -> dict[int, LatestStatus]:
         """Row → latest IO status, for every row that was asked about at least once."""
         return {
             found[0]: LatestStatus(*found[:-1], bool(found[-1]))
@@ -174,53 +197,46 @@ class StatusBook:
             )
         }
 
-    def status_counts(self, campaign_id: int) -> dict[str, int]:
-        """IO status → number of sent rows; ``NOT_CHECKED`` for sent rows never asked about."""
-        counts: dict[str, int] = {}
-        for status, n in self._db.execute(
-            "SELECT coalesce(s.status, 'NOT_CHECKED'), count(*) FROM rows r "
+    def counts(self, campaign_id: int) -> dict[str, int]:
+        """IO status → number of sent rows; :data:`NOT_CHECKED` for those never asked about."""
+        return dict(self._db.execute(
+            "SELECT coalesce(s.status, ?), count(*) FROM rows r "
             "LEFT JOIN message_status s ON s.campaign_id=r.campaign_id AND s.row=r.row "
-            "WHERE r.campaign_id=? AND r.state='sent' GROUP BY 1 ORDER BY 1",
-            (campaign_id,),
-        ):
-            counts[status] = n
-        return counts
+            "WHERE r.campaign_id=? AND r.state=? GROUP BY 1 ORDER BY 1",
+            (NOT_CHECKED, campaign_id, RowState.SENT),
+        ).fetchall())
 
-    def status_checks(
-        self, campaign_id: int, row: int
-    ) -> list[tuple[float, str | None, str | None, str | None, int | None, str | None]]:
-        """Every observation of one row: (time, status, read, payment, HTTP status, detail)."""
-        return list(
-            self._db.execute(
+    def checks(self, campaign_id: int, row: int) -> list[StatusCheck]:
+        """Every observation of one row, oldest first."""
+        return [
+            StatusCheck(*found)
+            for found in self._db.execute(
                 "SELECT at, status, read_status, payment_status, http_status, detail "
                 "FROM status_checks WHERE campaign_id=? AND row=? ORDER BY at, rowid",
                 (campaign_id, row),
             )
-        )
+        ]
 
-    def status_pass_totals(self, campaign_id: int) -> tuple[int, int, int, float | None]:
-        """(passes, requests, 429s, when the last one ended) of ``dispatcher status``."""
+    def pass_totals(self, campaign_id: int) -> StatusPassTotals:
         count, requests, throttled, last_at = self._db.execute(
             "SELECT count(*), sum(requests), sum(throttled), "
             "max(coalesce(finished_at, started_at)) FROM status_runs WHERE campaign_id=?",
             (campaign_id,),
         ).fetchone()
-        return int(count), int(requests or 0), int(throttled or 0), last_at
+        return StatusPassTotals(int(count), int(requests or 0), int(throttled or 0), last_at)
 
-    def begin_status_run(self, campaign_id: int) -> int:
-        with self._transaction() as db:
+    def begin_pass(self, campaign_id: int) -> int:
+        with self._db.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO status_runs (campaign_id, started_at) VALUES (?, ?)",
                 (campaign_id, time.time()),
             )
         return int(cursor.lastrowid or 0)
 
-    def finish_status_run(
-        self, status_run_id: int, *, asked: int, requests: int, throttled: int
-    ) -> None:
-        with self._transaction() as db:
+    def finish_pass(self, pass_id: int, *, asked: int, requests: int, throttled: int) -> None:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE status_runs SET finished_at=?, asked=?, requests=?, throttled=? "
                 "WHERE status_run_id=?",
-                (time.time(), asked, requests, throttled, status_run_id),
+                (time.time(), asked, requests, throttled, pass_id),
             )

@@ -7,11 +7,17 @@ tied to the exact campaign file and template they were rendered from, so ``run
 
 from __future__ import annotations
 
-import sqlite3
+import builtins
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
+
+from dispatcher.storage import Database
+from dispatcher.vocabulary import RowState
+
+INTERRUPTED_DETAIL = (
+    "the test run stopped while this message was being sent: it may have reached IO; "
+    "look in the test recipient's inbox before trusting it"
+)
 
 
 @dataclass(frozen=True)
@@ -23,47 +29,89 @@ class TestSend:
     source_row: int
     recipient: str
     content_hash: str | None
-    outcome: str  # a RowState value: sent, rejected, failed, ambiguous
+    outcome: str  # a RowState value: sending (in flight), sent, rejected, failed, ambiguous
     message_id: str | None = None
     http_status: int | None = None
     detail: str | None = None
     at: float = 0.0
+    test_id: int | None = None
 
 
 class TestSendBook:
-    """Ledger methods for test sends; mixed into :class:`dispatcher.ledger.Ledger`."""
+    """The test sends of one ledger, recorded like campaign rows: intent first, then outcome.
+
+    A test send is a real message to a real inbox, and IO has no idempotency: it is committed
+    as ``sending`` before its ``POST /messages`` leaves, so one cut short by a kill is found
+    afterwards (:meth:`recover`) and reported as possibly delivered, never forgotten.
+    """
 
     __test__ = False
 
-    _db: sqlite3.Connection
-    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]  # Ledger's
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def record_test_sends(
+    def begin(
         self,
         *,
         input_path: str,
         input_sha256: str,
         template_sha256: str | None,
-        sends: Iterable[TestSend],
-    ) -> None:
-        now = time.time()
-        with self._transaction() as db:
-            db.executemany(
+        source_row: int,
+        recipient: str,
+        content_hash: str | None,
+    ) -> int:
+        """Commit the intent to send one test message; returns its id for :meth:`finish`."""
+        with self._db.transaction() as db:
+            cursor = db.execute(
                 "INSERT INTO test_sends (at, input_path, input_sha256, template_sha256, "
-                "source_row, recipient, content_hash, outcome, message_id, http_status, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(s.at or now, input_path, input_sha256, template_sha256, s.source_row,
-                  s.recipient, s.content_hash, s.outcome, s.message_id, s.http_status, s.detail)
-                 for s in sends],
+                "source_row, recipient, content_hash, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), input_path, input_sha256, template_sha256, source_row, recipient,
+                 content_hash, RowState.SENDING),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish(
+        self,
+        test_id: int,
+        *,
+        outcome: RowState,
+        message_id: str | None,
+        http_status: int | None,
+        detail: str | None,
+    ) -> None:
+        """What IO answered the test send begun as ``test_id``."""
+        with self._db.transaction() as db:
+            db.execute(
+                "UPDATE test_sends SET outcome=?, message_id=?, http_status=?, detail=? "
+                "WHERE test_id=?",
+                (outcome, message_id, http_status, detail, test_id),
             )
 
-    def test_sends(
+    def recover(self) -> int:
+        """Test sends left ``sending`` by a killed process become ``ambiguous``; how many."""
+        with self._db.transaction() as db:
+            cursor = db.execute(
+                "UPDATE test_sends SET outcome=?, detail=? WHERE outcome=?",
+                (RowState.AMBIGUOUS, INTERRUPTED_DETAIL, RowState.SENDING),
+            )
+        return cursor.rowcount
+
+    def has_successful(self, input_sha256: str, template_sha256: str | None) -> bool:
+        """Was at least one message of exactly this file + template accepted by IO?"""
+        found = self._db.execute(
+            "SELECT 1 FROM test_sends WHERE input_sha256=? AND template_sha256 IS ? "
+            "AND outcome=? LIMIT 1",
+            (input_sha256, template_sha256, RowState.SENT),
+        ).fetchone()
+        return found is not None
+
+    def list(
         self, input_sha256: str | None = None, template_sha256: str | None = None
-    ) -> list[TestSend]:
+    ) -> builtins.list[TestSend]:
         """Test sends, newest first; only those of this file and template when given."""
         query = (
             "SELECT source_row, recipient, content_hash, outcome, message_id, http_status, "
-            "detail, at FROM test_sends"
+            "detail, at, test_id FROM test_sends"
         )
         params: tuple[object, ...] = ()
         if input_sha256 is not None:
@@ -71,12 +119,3 @@ class TestSendBook:
             params = (input_sha256, template_sha256)
         query += " ORDER BY at DESC, test_id DESC"
         return [TestSend(*found) for found in self._db.execute(query, params)]
-
-    def has_successful_test(self, input_sha256: str, template_sha256: str | None) -> bool:
-        """Was at least one message of exactly this file + template accepted by IO?"""
-        found = self._db.execute(
-            "SELECT 1 FROM test_sends WHERE input_sha256=? AND template_sha256 IS ? "
-            "AND outcome='sent' LIMIT 1",
-            (input_sha256, template_sha256),
-        ).fetchone()
-        return found is not None

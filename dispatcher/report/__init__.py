@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from dispatcher.ledger import RunRecord
 from dispatcher.report.attention import AttentionRow, rows_needing_attention
 from dispatcher.report.bundle import (
     FORMATS,
@@ -40,7 +41,7 @@ from dispatcher.report.labels import (
     outcome_label,
 )
 from dispatcher.report.metrics import render_metrics, write_metrics
-from dispatcher.report.summary import CampaignSummary, RunRecord, build_summary
+from dispatcher.report.summary import CampaignSummary, build_summary
 
 if TYPE_CHECKING:
     from dispatcher.report.export import (

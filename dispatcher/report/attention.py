@@ -39,9 +39,9 @@ def rows_needing_attention(
     ledger: Ledger, campaign_id: int, *, limit: int | None = None
 ) -> tuple[list[AttentionRow], int]:
     """(the first ``limit`` rows needing attention, how many there are in all)."""
-    statuses = ledger.message_statuses(campaign_id)
+    statuses = ledger.statuses.latest(campaign_id)
     found: list[AttentionRow] = []
-    for r in ledger.rows(campaign_id):
+    for r in ledger.rows.all(campaign_id):
         known = statuses.get(r.row)
         io_status = known.status if known and r.state is RowState.SENT else None
         if not needs_attention(r.state, io_status):

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.ledger import Ledger, LedgerError, open_for_reading
+from dispatcher.ledger import Ledger, LedgerError, TimelineSample, open_for_reading
 from dispatcher.report.attention import rows_needing_attention
-from dispatcher.report.charts import TimelinePoint
-from dispatcher.report.files import write_atomically
 from dispatcher.report.html import render_html
 from dispatcher.report.labels import Language
 from dispatcher.report.metrics import write_metrics
 from dispatcher.report.summary import CampaignSummary, build_summary
+from dispatcher.storage import write_atomically
 
 if TYPE_CHECKING:
     import polars as pl
@@ -50,12 +49,9 @@ class ReportFiles:
     written: dict[str, Path] = field(default_factory=dict)  # format (or "metrics") → path
 
 
-def timelines(
-    ledger: Ledger, run_ids: list[int]
-) -> dict[int, list[TimelinePoint]]:
-    """The per-second counters of each run, as chart points."""
-    return {run_id: [TimelinePoint(*sample) for sample in ledger.timeline(run_id)]
-            for run_id in run_ids}
+def timelines(ledger: Ledger, run_ids: list[int]) -> dict[int, list[TimelineSample]]:
+    """The per-second counters of each run."""
+    return {run_id: ledger.runs.timeline(run_id) for run_id in run_ids}
 
 
 def write_reports(
@@ -104,7 +100,7 @@ def write_metrics_for_ledger(
     ledger_path = Path(ledger_path)
     with open_for_reading(ledger_path) as ledger:
         if campaign_id is None:
-            latest = ledger.latest_campaign()
+            latest = ledger.campaigns.latest()
             if latest is None:
                 raise LedgerError(f"{ledger_path}: the ledger holds no campaign yet")
             campaign_id = latest.campaign_id

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from dispatcher.ledger import TimelineSample
+
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif"
 REQUESTS_COLOR = "#4e79a7"
 THROTTLED_COLOR = "#d62728"
@@ -34,17 +36,6 @@ class Bar:
     value: float
     color: str
     value_text: str  # shown after the bar, e.g. "170 (85,0 %)"
-
-
-@dataclass(frozen=True)
-class TimelinePoint:
-    """One second of a run, as the ledger's ``run_seconds`` keeps it."""
-
-    second: int  # Unix time
-    requests: int
-    throttled: int
-    target_rate: float | None
-    current_rate: float | None
 
 
 @dataclass(frozen=True)
@@ -111,7 +102,7 @@ class _Bucket:
     current: float | None
 
 
-def _buckets(points: Sequence[TimelinePoint], max_bars: int) -> tuple[list[_Bucket], int]:
+def _buckets(points: Sequence[TimelineSample], max_bars: int) -> tuple[list[_Bucket], int]:
     """Fill the seconds without activity, then merge seconds so at most ``max_bars`` remain."""
     first = points[0].second
     total = points[-1].second - first + 1
@@ -157,7 +148,7 @@ def _number(value: float) -> str:
 
 
 def timeline_chart(
-    points: Sequence[TimelinePoint],
+    points: Sequence[TimelineSample],
     *,
     ident: str,
     title: str,

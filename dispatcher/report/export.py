@@ -20,7 +20,6 @@ from pathlib import Path
 import polars as pl
 
 from dispatcher.ledger import Ledger
-from dispatcher.report.files import atomic_writer
 from dispatcher.report.labels import (
     NOT_CHECKED,
     Language,
@@ -29,6 +28,7 @@ from dispatcher.report.labels import (
     payment_status_label,
     read_status_label,
 )
+from dispatcher.storage import atomic_writer
 from dispatcher.vocabulary import RowState
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -94,10 +94,10 @@ def ledger_frame(
 
     ``fiscal_codes`` adds the ledger's ``fiscal_code`` column (when the input is missing).
     """
-    statuses = ledger.message_statuses(campaign_id)
+    statuses = ledger.statuses.latest(campaign_id)
     labels = {state: outcome_label(state, lang) for state in RowState}
     records = []
-    for r in ledger.rows(campaign_id):
+    for r in ledger.rows.all(campaign_id):
         known = statuses.get(r.row)
         io_status = None
         if r.state is RowState.SENT:

@@ -18,11 +18,11 @@ from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatcher import __version__
+from dispatcher.ledger import RunRecord, TimelineSample
 from dispatcher.privacy import mask_fiscal_codes_in
 from dispatcher.report.attention import AttentionRow
 from dispatcher.report.charts import (
     Bar,
-    TimelinePoint,
     TimelineText,
     bar_chart,
     clock,
@@ -35,7 +35,7 @@ from dispatcher.report.labels import (
     io_status_label,
     outcome_label,
 )
-from dispatcher.report.summary import CampaignSummary, RunRecord
+from dispatcher.report.summary import CampaignSummary
 from dispatcher.vocabulary import TERMINAL_STATES, MessageStatus, RowState
 
 OUTCOME_COLORS: dict[RowState, str] = {
@@ -254,7 +254,7 @@ def _io_table(s: CampaignSummary, f: _Format) -> str:
 
 def _runs_section(
     s: CampaignSummary,
-    timelines: Mapping[int, Sequence[TimelinePoint]],
+    timelines: Mapping[int, Sequence[TimelineSample]],
     f: _Format,
     cap: int,
 ) -> str:
@@ -288,7 +288,7 @@ def _runs_section(
     return table + "".join(charts)
 
 
-def _timeline(run: RunRecord, points: Sequence[TimelinePoint], f: _Format) -> str:
+def _timeline(run: RunRecord, points: Sequence[TimelineSample], f: _Format) -> str:
     if not points:
         return f'<p class="hint">{_e(f.t("no_timeline"))}</p>'
     text = TimelineText(
@@ -328,7 +328,7 @@ def render_html(
     *,
     attention: Sequence[AttentionRow] = (),
     attention_total: int = 0,
-    timelines: Mapping[int, Sequence[TimelinePoint]] | None = None,
+    timelines: Mapping[int, Sequence[TimelineSample]] | None = None,
     lang: Language | str = Language.IT,
     timeline_runs: int = 5,
 ) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dispatcher.ledger import NOT_CHECKED
 from dispatcher.vocabulary import Language, MessageStatus, RowState
 
 
@@ -49,9 +50,6 @@ OUTCOMES: dict[RowState, Label] = {
     ),
 }
 """Every :class:`RowState`, in the order a summary lists them."""
-
-NOT_CHECKED = "NOT_CHECKED"
-"""A sent row whose IO status nobody asked for yet (``dispatcher status`` has not run)."""
 
 IO_STATUSES: dict[str, Label] = {
     MessageStatus.PROCESSED: Label("Consegnato", "Delivered"),

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatcher.privacy import mask_fiscal_codes_in
-from dispatcher.report.files import write_atomically
 from dispatcher.report.summary import CampaignSummary
+from dispatcher.storage import write_atomically
 
 METRICS_FILE_MODE = 0o644
 

@@ -17,53 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.ledger import CampaignRecord, Ledger
+from dispatcher.ledger import CampaignRecord, Ledger, RunRecord, StatusPassTotals
 from dispatcher.report.labels import ATTENTION_IO_STATUSES, ATTENTION_STATES, IO_STATUSES
 from dispatcher.vocabulary import RowState
 
 SUMMARY_SCHEMA = 1
 """Bumped when a key of :meth:`CampaignSummary.to_dict` changes meaning or goes away."""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One ``dispatcher run`` of the campaign, from the ledger's ``runs`` table."""
-
-    run_id: int
-    started_at: float
-    finished_at: float | None  # None: still running, or killed before it could finish
-    rate: str | None
-    requests: int
-    throttled: int
-    stopped_reason: str | None
-    exit_code: int | None
-    last_second: int | None  # last second with activity in the run's timeline
-
-    @property
-    def duration_s(self) -> float:
-        """Until it finished; for a run that never finished, until its last active second."""
-        if self.finished_at is not None:
-            end = self.finished_at
-        elif self.last_second is not None:
-            end = float(self.last_second + 1)
-        else:
-            end = self.started_at
-        return max(0.0, end - self.started_at)
-
-    @property
-    def mean_rate(self) -> float:
-        """Requests per second over the whole run, 429s and pauses included."""
-        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class StatusPasses:
-    """The ``dispatcher status`` passes over the campaign (they spend the same budget)."""
-
-    passes: int = 0
-    requests: int = 0
-    throttled: int = 0
-    last_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +33,7 @@ class CampaignSummary:
     outcomes: dict[RowState, int]
     io_statuses: dict[str, int]
     runs: tuple[RunRecord, ...] = ()
-    status_passes: StatusPasses = field(default_factory=StatusPasses)
+    status_passes: StatusPassTotals = field(default_factory=StatusPassTotals)
 
     @property
     def input_name(self) -> str:
@@ -166,19 +125,17 @@ class CampaignSummary:
 
 def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None) -> CampaignSummary:
     """Read everything the summary needs from the ledger (one campaign)."""
-    counted = ledger.status_counts(campaign_id)
+    counted = ledger.statuses.counts(campaign_id)
     io_statuses = {status: counted.pop(status, 0) for status in IO_STATUSES}
     io_statuses.update(counted)  # a status IO added after this table was written
-    runs = tuple(RunRecord(*run) for run in ledger.campaign_runs(campaign_id))
-    passes = StatusPasses(*ledger.status_pass_totals(campaign_id))
     return CampaignSummary(
         ledger_path=ledger.path,
-        campaign=ledger.campaign(campaign_id),
+        campaign=ledger.campaigns.get(campaign_id),
         generated_at=time.time() if now is None else now,
-        outcomes=ledger.counts(campaign_id),
+        outcomes=ledger.rows.counts(campaign_id),
         io_statuses=io_statuses,
-        runs=runs,
-        status_passes=passes,
+        runs=tuple(ledger.runs.of_campaign(campaign_id)),
+        status_passes=ledger.statuses.pass_totals(campaign_id),
     )
 
 

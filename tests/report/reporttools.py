@@ -15,7 +15,7 @@ from pathlib import Path
 
 from enginetools import GENERATE
 
-from dispatcher.ledger import Ledger, NewRow, Outcome, StatusObservation
+from dispatcher.ledger import Ledger, NewRow, Outcome, StatusObservation, TimelineSample
 from dispatcher.report.inputs import file_sha256
 from dispatcher.vocabulary import RowState
 
@@ -126,14 +126,14 @@ def build_mixed_ledger(
                 new_rows.append(NewRow(row, codes[row], STATE_OF[row], None, chosen[row]))
             else:
                 new_rows.append(NewRow(row, codes[row], RowState.PENDING, f"hash-{row}"))
-        campaign_id = ledger.start_campaign(
+        campaign_id = ledger.campaigns.start(
             input_path=recorded_path or str(input_file), input_sha256=file_sha256(input_file),
             template_sha256="1" * 64, rows=new_rows,
         )
-        run_id = ledger.begin_run(campaign_id, rate="120/5s")
+        run_id = ledger.runs.begin(campaign_id, rate="120/5s")
         submitted = [r for r in ROWS if STATE_OF[r] in (
             RowState.SENT, RowState.REJECTED, RowState.FAILED, RowState.AMBIGUOUS)]
-        ledger.mark_sending(campaign_id, run_id, submitted)
+        ledger.rows.mark_sending(campaign_id, run_id, submitted)
         outcomes = []
         for row in ROWS:
             state = STATE_OF[row]
@@ -149,24 +149,24 @@ def build_mixed_ledger(
                 outcomes.append(Outcome(row, state, None, None, chosen[row], 3))
             elif state is RowState.AMBIGUOUS:
                 outcomes.append(Outcome(row, state, 504, None, chosen[row], 1))
-        ledger.record_outcomes(campaign_id, run_id, outcomes)
+        ledger.rows.record_outcomes(campaign_id, run_id, outcomes)
         timeline = [
-            (int(T0) + s, 10, RUN_THROTTLED if s == 3 else 0,
-             24.0 if s < 4 else 16.8, 24.0 if s < 3 else 16.8)
+            TimelineSample(int(T0) + s, 10, RUN_THROTTLED if s == 3 else 0,
+                           24.0 if s < 4 else 16.8, 24.0 if s < 3 else 16.8)
             for s in range(10)
         ]
-        ledger.finish_run(run_id, requests=RUN_REQUESTS, throttled=RUN_THROTTLED,
-                          stopped_reason=None, exit_code=3, timeline=timeline)
-        status_run = ledger.begin_status_run(campaign_id)
-        ledger.record_statuses(campaign_id, [
+        ledger.runs.finish(run_id, requests=RUN_REQUESTS, throttled=RUN_THROTTLED,
+                           stopped_reason=None, exit_code=3, timeline=timeline)
+        status_run = ledger.statuses.begin_pass(campaign_id)
+        ledger.statuses.record(campaign_id, [
             StatusObservation(row, f"01MSGID{row:04d}", T0 + 3600, status, read, payment, 200,
                               f"IO could not deliver to {codes[row]}"
                               if status == "FAILED" else None)
             for row, (status, read, payment) in IO_OBSERVED.items()
         ])
-        ledger.finish_status_run(status_run, asked=len(IO_OBSERVED), requests=len(IO_OBSERVED),
-                                 throttled=0)
-        ledger.mark_campaign_complete(campaign_id)
+        ledger.statuses.finish_pass(status_run, asked=len(IO_OBSERVED), requests=len(IO_OBSERVED),
+                                    throttled=0)
+        ledger.campaigns.complete(campaign_id)
     pin_run(path, run_id, started_at=T0, finished_at=T0 + RUN_SECONDS)
     return MixedLedger(path, campaign_id, input_file, codes, chosen)
 

@@ -350,10 +350,13 @@ def test_a_ledger_whose_input_is_gone_is_exported_with_its_fiscal_codes(tmp_path
 
 
 def _downgrade_to_schema_1(path: Path) -> None:
-    """A ledger as dispatcher 0.x (schema 1) left it: no IO-status and test-send tables."""
+    """A ledger as dispatcher 0.x (schema 1) left it: no IO-status and test-send tables, no
+    stored message bodies, no recording flag."""
     with sqlite3.connect(path) as db:
         for table in ("message_status", "status_checks", "status_runs", "test_sends"):
             db.execute(f"DROP TABLE {table}")
+        db.execute("ALTER TABLE rows DROP COLUMN body")
+        db.execute("ALTER TABLE campaigns DROP COLUMN recorded")
         db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.close()
 

@@ -27,14 +27,14 @@ def test_harmless_cells_are_untouched() -> None:
 
 def test_export_has_input_columns_row_outcome_and_private_mode(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.sqlite") as ledger:
-        cid = ledger.start_campaign(
+        cid = ledger.campaigns.start(
             input_path="c.csv", input_sha256="0" * 64, template_sha256=None,
             rows=[NewRow(2, "RSSMRA85T10A562S", RowState.PENDING, "h"),
                   NewRow(3, "X", RowState.INVALID, None, "fiscal_code: bad")],
         )
-        run = ledger.begin_run(cid, rate="1/s")
-        ledger.mark_sending(cid, run, [2])
-        ledger.record_outcomes(cid, run, [Outcome(2, RowState.SENT, 201, "01MSGID", None, 1)])
+        run = ledger.runs.begin(cid, rate="1/s")
+        ledger.rows.mark_sending(cid, run, [2])
+        ledger.rows.record_outcomes(cid, run, [Outcome(2, RowState.SENT, 201, "01MSGID", None, 1)])
         frame = pl.DataFrame({"row": [2, 3], "codice_fiscale": ["RSSMRA85T10A562S", "X"],
                               "outcome": ["=cmd", "x"]})
         paths = export_results(frame, ledger, cid, tmp_path / "out")

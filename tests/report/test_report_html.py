@@ -22,13 +22,12 @@ from reporttools import (
     pin_run,
 )
 
-from dispatcher.ledger import CampaignRecord
+from dispatcher.ledger import CampaignRecord, RunRecord, TimelineSample
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.report import (
     CampaignSummary,
     Language,
     ReportOptions,
-    RunRecord,
     hint,
     outcome_label,
     render_html,
@@ -38,7 +37,6 @@ from dispatcher.report.charts import (
     CURRENT_COLOR,
     REQUESTS_COLOR,
     THROTTLED_COLOR,
-    TimelinePoint,
     clock,
     timeline_chart,
 )
@@ -231,7 +229,9 @@ def _summary(outcomes: dict[RowState, int], io: dict[str, int] | None = None,
 BIG = _summary(
     {RowState.SENT: 12345, RowState.NO_PROFILE: 1000, RowState.AMBIGUOUS: 3},
     io={"PROCESSED": 12000, "NOT_CHECKED": 345},
-    runs=(RunRecord(1, T0, T0 + 3725, "120/5s", 87654, 1234, None, 0, None),),
+    runs=(RunRecord(run_id=1, campaign_id=1, started_at=T0, finished_at=T0 + 3725,
+                    rate="120/5s", requests=87654, throttled=1234, stopped_reason=None,
+                    exit_code=0, last_second=None),),
 )
 
 
@@ -274,9 +274,9 @@ def test_a_campaign_without_runs_or_sent_messages_says_so():
 
 def test_only_the_latest_runs_get_a_timeline(mixed, tmp_path):
     with mixed.open() as ledger:
-        second = ledger.begin_run(mixed.campaign_id, rate="120/5s")
-        ledger.finish_run(second, requests=0, throttled=0, stopped_reason=None, exit_code=0)
-        third = ledger.begin_run(mixed.campaign_id, rate="120/5s")  # killed: never finished
+        second = ledger.runs.begin(mixed.campaign_id, rate="120/5s")
+        ledger.runs.finish(second, requests=0, throttled=0, stopped_reason=None, exit_code=0)
+        third = ledger.runs.begin(mixed.campaign_id, rate="120/5s")  # killed: never finished
     pin_run(mixed.path, second, started_at=T0 + 600, finished_at=T0 + 601)
     pin_run(mixed.path, third, started_at=T0 + 900, finished_at=None)
     page = _page(mixed, tmp_path, timeline_runs=2)
@@ -307,7 +307,7 @@ def test_a_fiscal_code_in_the_campaign_file_name_is_masked_too(tmp_path):
 
 def test_a_long_run_is_drawn_with_at_most_240_bars_and_gaps_stay_empty():
     start = int(T0)
-    points = [TimelinePoint(start + s, 5, 1 if s == 500 else 0, 24.0, 20.0)
+    points = [TimelineSample(start + s, 5, 1 if s == 500 else 0, 24.0, 20.0)
               for s in range(0, 1000) if not 300 <= s < 400]  # 100 silent seconds
     svg = ET.fromstring(timeline_chart(points, ident="t", title="t", description="d")
                         .replace("<svg ", f'<svg xmlns="{SVG[1:-1]}" ', 1))

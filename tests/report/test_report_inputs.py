@@ -14,7 +14,7 @@ from dispatcher.report.inputs import InputMismatch, find_input
 
 def _campaign(mixed):
     with mixed.open() as ledger:
-        return ledger.campaign(mixed.campaign_id)
+        return ledger.campaigns.get(mixed.campaign_id)
 
 
 def test_a_relative_recorded_path_is_found_next_to_the_ledger_folder(

@@ -25,8 +25,8 @@ from dispatcher.report import (
     write_metrics,
     write_metrics_for_ledger,
 )
-from dispatcher.report.files import atomic_writer
 from dispatcher.report.metrics import campaign_label, escape_label_value
+from dispatcher.storage import atomic_writer
 from dispatcher.vocabulary import RowState
 
 IO_STATUS_KEYS = ("PROCESSED", "ACCEPTED", "THROTTLED", "REJECTED", "FAILED", "NOT_CHECKED")
@@ -134,7 +134,7 @@ def test_a_status_code_with_odd_characters_round_trips_through_the_parser(tmp_pa
     mixed = build_mixed_ledger(tmp_path / "x" / "ledger.sqlite")
     odd = 'NEW "kind"\\of\nstatus'
     with mixed.open() as ledger:
-        ledger.record_statuses(mixed.campaign_id, [StatusObservation(4, "01MSGID0004",
+        ledger.statuses.record(mixed.campaign_id, [StatusObservation(4, "01MSGID0004",
                                                                      T0 + 7200, odd)])
     parsed = parse_exposition(_text(mixed))
     assert parsed.value("dispatcher_io_messages", status=odd) == 1
@@ -142,9 +142,9 @@ def test_a_status_code_with_odd_characters_round_trips_through_the_parser(tmp_pa
 
 def test_an_unfinished_campaign_without_runs(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.sqlite") as ledger:
-        cid = ledger.start_campaign(input_path="tari.csv", input_sha256="0" * 64,
-                                    template_sha256=None,
-                                    rows=[NewRow(2, "X", RowState.PENDING, "h")])
+        cid = ledger.campaigns.start(input_path="tari.csv", input_sha256="0" * 64,
+                                     template_sha256=None,
+                                     rows=[NewRow(2, "X", RowState.PENDING, "h")])
         parsed = parse_exposition(render_metrics(build_summary(ledger, cid)))
     assert parsed.value("dispatcher_campaign_complete") == 0
     assert parsed.value("dispatcher_runs") == 0
@@ -155,7 +155,7 @@ def test_an_unfinished_campaign_without_runs(tmp_path: Path) -> None:
 
 def test_an_unfinished_last_run_reports_exit_code_minus_one(mixed) -> None:
     with mixed.open() as ledger:
-        ledger.begin_run(mixed.campaign_id, rate="120/5s")
+        ledger.runs.begin(mixed.campaign_id, rate="120/5s")
     assert parse_exposition(_text(mixed)).value("dispatcher_last_run_exit_code") == -1
 
 

@@ -170,7 +170,7 @@ def test_io_status_is_not_checked_for_sent_rows_never_asked_and_empty_for_unsent
 def test_read_and_payment_status_follow_the_latest_observation(mixed) -> None:
     later = T0 + 7200
     with mixed.open() as ledger:
-        ledger.record_statuses(mixed.campaign_id, [
+        ledger.statuses.record(mixed.campaign_id, [
             StatusObservation(5, "01MSGID0005", later, "PROCESSED", "READ", "PAID", 200),
             # a failed check later on: IO said nothing, what was learned stays
             StatusObservation(SENT_PROCESSED, "01MSGID0002", later, None, None, None, 500,

@@ -87,9 +87,9 @@ def test_run_duration_requests_429s_and_mean_rate(mixed) -> None:
 
 def test_several_runs_add_up_and_the_last_one_is_shown_alone(mixed) -> None:
     with mixed.open() as ledger:
-        run = ledger.begin_run(mixed.campaign_id, rate="150/5s")
-        ledger.finish_run(run, requests=50, throttled=1, stopped_reason="deadline",
-                          exit_code=75)
+        run = ledger.runs.begin(mixed.campaign_id, rate="150/5s")
+        ledger.runs.finish(run, requests=50, throttled=1, stopped_reason="deadline",
+                           exit_code=75)
     pin_run(mixed.path, run, started_at=T0 + 600, finished_at=T0 + 610)
     runs = _summary(mixed)["runs"]
     assert runs["count"] == 2
@@ -103,7 +103,7 @@ def test_several_runs_add_up_and_the_last_one_is_shown_alone(mixed) -> None:
 
 def test_a_run_that_never_finished_lasts_until_its_last_recorded_second(mixed) -> None:
     with mixed.open() as ledger:
-        run = ledger.begin_run(mixed.campaign_id, rate="120/5s")
+        run = ledger.runs.begin(mixed.campaign_id, rate="120/5s")
     pin_run(mixed.path, run, started_at=T0 + 1000, finished_at=None)
     with sqlite3.connect(mixed.path) as db:  # seconds flushed before the process died
         db.executemany("INSERT INTO run_seconds VALUES (?, ?, ?, ?, ?, ?)",
@@ -118,9 +118,9 @@ def test_a_run_that_never_finished_lasts_until_its_last_recorded_second(mixed) -
 
 def test_a_campaign_without_runs_has_zero_rate_not_a_division_error(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.sqlite") as ledger:
-        cid = ledger.start_campaign(input_path="/srv/uffici/tributi/avvisi à.csv",
-                                    input_sha256="0" * 64, template_sha256=None,
-                                    rows=[NewRow(2, "X", RowState.PENDING, "h")])
+        cid = ledger.campaigns.start(input_path="/srv/uffici/tributi/avvisi à.csv",
+                                     input_sha256="0" * 64, template_sha256=None,
+                                     rows=[NewRow(2, "X", RowState.PENDING, "h")])
         summary = build_summary(ledger, cid)
     data = json.loads(summary.to_json())
     assert summary.to_json().endswith("\n")
@@ -137,7 +137,7 @@ def test_a_campaign_without_runs_has_zero_rate_not_a_division_error(tmp_path: Pa
 def test_a_status_io_adds_later_is_counted_not_dropped(tmp_path: Path) -> None:
     mixed = build_mixed_ledger(tmp_path / "x" / "ledger.sqlite")
     with mixed.open() as ledger:
-        ledger.record_statuses(mixed.campaign_id, [
+        ledger.statuses.record(mixed.campaign_id, [
             StatusObservation(4, "01MSGID0004", T0 + 7200, "EXPIRED"),
         ])
     io = _summary(mixed)["io_status"]

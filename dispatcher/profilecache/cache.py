@@ -1,75 +1,22 @@
-"""The profile cache: what ``POST /profiles`` answered for each recipient, so nightly repeats
-of a campaign can skip most checks (``run --profile-cache TTL``).
+"""The profile cache file: decisions by fiscal-code hash and the feed days applied to them.
 
-One SQLite file (WAL, mode 0600) per IO service, by default ``FILE.dispatcher/profiles.sqlite``
-next to the ledger. It holds **no fiscal code**: each recipient is the hash IO's subscriptions
-feed uses, ``lower(hex(sha256(upper(CF))))`` (FACTS §2.3), with the decision (``allowed``,
-``not_allowed``, ``no_profile``) and when it was checked. Answers that decide nothing about the
-citizen (``rejected``, ``failed``) are never cached.
-
-Why it is safe to skip a check: IO checks consent again when it processes a message, so a stale
-``allowed`` costs at most a message that IO marks ``REJECTED``, never a message to someone who
-opted out. A stale ``not_allowed``/``no_profile`` costs a message not sent; the feed, applied by
-``dispatcher feed sync``, covers the ordinary changes (profile created or deleted, service
-enabled or disabled), and the TTL bounds the rest (an inbox re-enabled is not in the feed).
-
-When a cached decision is trusted (:meth:`ProfileCache.lookup`):
-
-* it is younger than the TTL; and
-* **no unsynced feed day could contradict it**: every UTC day from the day it was checked up
-  to yesterday has been applied. Applying a day deletes every hash it lists (subscriptions and
-  unsubscriptions alike: the next run checks those citizens for real), so an entry that
-  survives all days since its check was not changed by anything the feed knows. Events of
-  *today* cannot be known (IO publishes day D at D+1 00:00 UTC); the TTL bounds that window.
-  An entry checked before an unsynced day is a miss, not an error: a cache that is never
-  synced still serves same-day reruns and costs nothing but the checks it cannot save.
-* The midnight race: a check made on day D but written after day D's feed was applied could
-  have missed an event of D that came after it. Such a write is dropped (:meth:`remember`).
-
-The cache is tied to one service: its ``meta`` table records a fingerprint of the base URL
-and API key (:func:`service_fingerprint`); opening it with another is refused, never silently
-used, because consent is per service.
-
-All methods are synchronous and guarded by one lock: the pipeline looks up from the event
-loop (microseconds, by primary key) and writes batches from one worker thread.
+See :mod:`dispatcher.profilecache` for what is cached, and when a cached decision is trusted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import structlog
-
-from dispatcher.ledger.lock import create_private_file
 from dispatcher.paths import campaign_folder, is_campaign_file
+from dispatcher.storage import Database, StorageError, open_database
 from dispatcher.vocabulary import ProfileKind
-
-__all__ = [
-    "CACHEABLE",
-    "MAX_FEED_DAYS",
-    "SCHEMA_VERSION",
-    "CachedDecision",
-    "CachedProfiles",
-    "ProfileCache",
-    "ProfileCacheError",
-    "ProfileCacheStats",
-    "ProfileCacheUse",
-    "default_cache_path",
-    "fiscal_code_hash",
-    "service_fingerprint",
-    "utc_day",
-]
-
-log = structlog.get_logger("dispatcher.profilecache")
 
 SCHEMA_VERSION = 1
 KIND = "dispatcher-profile-cache"
@@ -167,9 +114,9 @@ class CachedDecision:
 class ProfileCache:
     """One cache file: decisions by fiscal-code hash, and the feed days applied to them."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, applied: set[date]) -> None:
+    def __init__(self, path: Path, db: Database, applied: set[date]) -> None:
         self.path = path
-        self._db = connection
+        self._db = db
         self._lock = threading.Lock()
         self._applied = applied
         self._trust_from: dict[date, date] = {}  # today → first day whose checks are trusted
@@ -178,40 +125,27 @@ class ProfileCache:
 
     @classmethod
     def open(cls, path: Path, *, service_fingerprint: str) -> ProfileCache:
-        """Open (creating if needed) the cache of the service with this fingerprint."""
+        """Open (creating if needed) the cache of the service with this fingerprint.
+
+        Another program's SQLite file is refused before anything is written to it.
+        """
         path = Path(path)
-        create_private_file(path)
         try:
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            tables = {name for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "profiles" not in tables:
-                db.close()
-                raise ProfileCacheError(f"{path} is not a dispatcher profile cache "
-                                        f"(it holds {', '.join(sorted(tables))})")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a lost last commit costs a re-check
-            db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA)
-            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise ProfileCacheError(f"{path} is not a dispatcher profile cache ({exc})") from None
-        if not meta:
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("kind", KIND), ("schema_version", str(SCHEMA_VERSION)),
-                ("service_fingerprint", service_fingerprint), ("created_at", str(time.time())),
-            ])
-            meta = {"kind": KIND, "schema_version": str(SCHEMA_VERSION),
-                    "service_fingerprint": service_fingerprint}
-        try:
+            _refuse_foreign(path)
+            # NORMAL sync: a commit lost to a power cut costs a re-check, not a fact.
+            db = open_database(path, schema=_SCHEMA, synchronous="NORMAL")
+        except StorageError as exc:
+            raise ProfileCacheError(f"{path} is not a dispatcher profile cache "
+                                    f"({exc.reason})") from None
+        with db.closed_on_error():
+            try:
+                meta = _meta(db, service_fingerprint)
+                applied = {date.fromisoformat(d)
+                           for (d,) in db.execute("SELECT day FROM feed_days")}
+            except sqlite3.DatabaseError as exc:
+                raise ProfileCacheError(
+                    f"{path} is not a dispatcher profile cache ({exc})") from None
             _check_meta(path, meta, service_fingerprint)
-        except ProfileCacheError:
-            db.close()
-            raise
-        for sidecar in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(path.with_name(path.name + sidecar), 0o600)
-        applied = {date.fromisoformat(d) for (d,) in db.execute("SELECT day FROM feed_days")}
         return cls(path, db, applied)
 
     def close(self) -> None:
@@ -258,7 +192,7 @@ class ProfileCache:
                 if kind in CACHEABLE]
         if not rows:
             return 0
-        with self._lock, self._transaction():
+        with self._lock, self._db.transaction():
             (last,) = self._db.execute("SELECT max(day) FROM feed_days").fetchone()
             if last is not None:
                 first_open = _day_start(date.fromisoformat(last) + timedelta(days=1))
@@ -299,7 +233,7 @@ class ProfileCache:
         IO about those citizens for real. Re-applying a day is harmless.
         """
         hashes = [(h.strip().lower(),) for h in (*subscriptions, *unsubscriptions)]
-        with self._lock, self._transaction():
+        with self._lock, self._db.transaction():
             before = self._db.total_changes
             self._db.executemany("DELETE FROM profiles WHERE cf_hash=?", hashes)
             deleted = self._db.total_changes - before
@@ -344,15 +278,28 @@ class ProfileCache:
                 self._trust_from[today] = cached
             return cached
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+
+def _refuse_foreign(path: Path) -> None:
+    """Raise if ``path`` is a SQLite file with tables but no ``profiles`` (read-only look)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open_database(path, schema=None, read_only=True) as db:
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+    if tables and "profiles" not in tables:
+        raise ProfileCacheError(f"{path} is not a dispatcher profile cache "
+                                f"(it holds {', '.join(sorted(tables))})")
+
+
+def _meta(db: Database, fingerprint: str) -> dict[str, str]:
+    """The cache's ``meta`` table; a new cache is stamped with its kind and service first."""
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if not meta:
+        meta = {"kind": KIND, "schema_version": str(SCHEMA_VERSION),
+                "service_fingerprint": fingerprint}
+        db.executemany("INSERT INTO meta VALUES (?, ?)",
+                       [*meta.items(), ("created_at", str(time.time()))])
+    return meta
 
 
 def _check_meta(path: Path, meta: dict[str, str], fingerprint: str) -> None:
@@ -368,106 +315,3 @@ def _check_meta(path: Path, meta: dict[str, str], fingerprint: str) -> None:
             "service, so it is not used. Give this service its own cache file, or delete this "
             "one (it holds only hashes; the next run rebuilds it)"
         )
-
-
-# -- one run's use of the cache ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProfileCacheUse:
-    """``run --profile-cache TTL [--profile-cache-file PATH]``: which cache, how old is fresh.
-
-    ``clock`` is the wall clock (Unix seconds) used for ages and feed days; tests and the
-    benchmark shift it by whole days to play a nightly repeat.
-    """
-
-    path: Path
-    max_age_s: float
-    clock: Callable[[], float] = field(default=time.time, compare=False)
-
-
-@dataclass(frozen=True)
-class ProfileCacheStats:
-    """What the cache did for one run."""
-
-    hits: dict[str, int]  # ProfileKind value → rows decided (or sent on) without a check
-    checked: int  # rows that needed a real ``POST /profiles``
-    remembered: int  # answers written to the cache
-
-    @property
-    def hit_total(self) -> int:
-        return sum(self.hits.values())
-
-
-class CachedProfiles:
-    """One run's view of the cache: lookups under the run's TTL, answers written in batches.
-
-    The pipeline calls :meth:`lookup` and :meth:`note` from the event loop; :meth:`write` (the
-    batches :meth:`note` hands back, then :meth:`flush`) runs in one thread at a time. A cache
-    is only a saving: a database error (a ``feed sync`` holding the file for long, a full disk)
-    makes a lookup a miss and drops a batch, with a warning, and never stops the run.
-    """
-
-    def __init__(self, cache: ProfileCache, *, max_age_s: float,
-                 clock: Callable[[], float] = time.time, batch: int = 256) -> None:
-        self.cache = cache
-        self.max_age_s = max_age_s
-        self.clock = clock
-        self.batch = batch
-        self._pending: list[tuple[str, ProfileKind, float]] = []
-        self._hits: dict[str, int] = {}
-        self._checked = self._remembered = self._errors = 0
-        now = clock()
-        trusted = cache.trusted_from(utc_day(now))
-        log.info("profile_cache_opened", path=str(cache.path), ttl_s=max_age_s,
-                 trusted_from=trusted.isoformat(), entries=sum(cache.counts().values()))
-        untrusted = cache.untrusted_recent(max_age_s=max_age_s, now=now)
-        if untrusted:
-            log.warning("profile_cache_not_synced", untrusted_entries=untrusted,
-                        trusted_from=trusted.isoformat(),
-                        hint="entries checked before this day are checked again: a feed day "
-                             "since then is not applied; run `dispatcher feed sync` first")
-
-    def lookup(self, fiscal_code: str) -> CachedDecision | None:
-        try:
-            decision = self.cache.lookup(fiscal_code, max_age_s=self.max_age_s,
-                                         now=self.clock())
-        except sqlite3.Error as exc:
-            self._failed("lookup", exc)
-            decision = None
-        if decision is None:
-            self._checked += 1
-        else:
-            self._hits[decision.kind.value] = self._hits.get(decision.kind.value, 0) + 1
-        return decision
-
-    def note(self, fiscal_code: str, kind: ProfileKind) -> list[tuple[str, ProfileKind, float]]:
-        """Queue a real answer; returns a full batch to :meth:`write` (else an empty list)."""
-        if kind not in CACHEABLE:
-            return []
-        self._pending.append((fiscal_code, kind, self.clock()))
-        if len(self._pending) < self.batch:
-            return []
-        batch, self._pending = self._pending, []
-        return batch
-
-    def write(self, batch: list[tuple[str, ProfileKind, float]]) -> None:
-        try:
-            self._remembered += self.cache.remember_many(batch)
-        except sqlite3.Error as exc:
-            self._failed("write", exc)
-
-    def _failed(self, operation: str, exc: sqlite3.Error) -> None:
-        self._errors += 1
-        if self._errors == 1:  # once per run: the next ones say the same
-            log.warning("profile_cache_error", operation=operation, error=str(exc),
-                        path=str(self.cache.path), effect="checked with IO instead")
-
-    def flush(self) -> None:
-        """Write what is still queued (after the pipeline, when no write can be running)."""
-        batch, self._pending = self._pending, []
-        if batch:
-            self.write(batch)
-
-    def statistics(self) -> ProfileCacheStats:
-        return ProfileCacheStats(dict(self._hits), self._checked, self._remembered)

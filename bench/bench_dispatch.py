@@ -72,15 +72,16 @@ sys.path.insert(0, str(ROOT / "sample_data"))
 
 from generate import tari_rows, write_csv  # noqa: E402
 
-from dispatcher.campaign import load_campaign  # noqa: E402
+from dispatcher.campaign import CampaignSource, load_campaign  # noqa: E402
 from dispatcher.ioapi.client import DEFAULT_USER_AGENT  # noqa: E402
-from dispatcher.ledger import Ledger  # noqa: E402
+from dispatcher.ledger import Ledger, TimelineSample  # noqa: E402
 from dispatcher.logs import configure_logging  # noqa: E402
+from dispatcher.operations.run import RunHooks, RunOptions, run_campaign  # noqa: E402
+from dispatcher.operations.run import RunResult as RunSummary  # noqa: E402
 from dispatcher.pacing import PacerStatistics  # noqa: E402
-from dispatcher.pipeline import PipelineOptions  # noqa: E402
-from dispatcher.runner import RunOptions, RunSummary, run_campaign  # noqa: E402
 from dispatcher.settings import RateSpec, Secret, Settings  # noqa: E402
 from dispatcher.simulator import DEMO_KEY, SANDBOX_FISCAL_CODE, SimulatorControl  # noqa: E402
+from dispatcher.stopping import StopOptions  # noqa: E402
 from dispatcher.vocabulary import InputVerdict  # noqa: E402
 
 TEMPLATE = ROOT / "sample_data" / "tari_2027.toml"
@@ -173,7 +174,7 @@ class DispatchResult:
 
     summary: RunSummary
     pacer: PacerStatistics
-    timeline: list[tuple[int, int, int, float | None, float | None]]
+    timeline: list[TimelineSample]
     server: Counter[str]  # answers by status during the run, every key
     client_cpu_s: float
     server_cpu_s: float
@@ -190,21 +191,20 @@ class DispatchResult:
 def run_dispatcher(sim: Simulator, campaign_path: Path, ledger_path: Path, *, rate: str,
                    concurrency: int, time_limit: float) -> DispatchResult:
     """``dispatcher run`` through its API, with a fresh ledger and a deadline."""
-    campaign = load_campaign(campaign_path, template=TEMPLATE)
+    campaign = CampaignSource(campaign_path, TEMPLATE)
     settings = Settings(base_url=sim.base_url, api_key=Secret(KEY), rate=RateSpec.parse(rate),
                         concurrency=concurrency)
     deadline = datetime.now() + timedelta(seconds=time_limit)
-    options = RunOptions(pipeline=PipelineOptions(concurrency=concurrency, deadline=deadline,
-                                                  handle_signals=False))
+    options = RunOptions(stops=StopOptions(deadline=deadline, handle_signals=False))
     getters: list[Any] = []
     before, cpu_before, server_cpu_before = sim.answered(), _cpu_seconds(), sim.cpu_seconds()
     summary = run_campaign(campaign, settings=settings, ledger_path=ledger_path,
-                           options=options, pacer_stats=getters.append)
+                           options=options, hooks=RunHooks(on_pacer=getters.append))
     cpu, server_cpu = _cpu_seconds() - cpu_before, sim.cpu_seconds() - server_cpu_before
     server = sim.answered()
     server.subtract(before)
     with Ledger.open(ledger_path) as ledger:
-        timeline = ledger.timeline(summary.run_id)
+        timeline = ledger.runs.timeline(summary.run_id)
     return DispatchResult(summary, getters[0](), timeline, server, cpu, server_cpu)
 
 
@@ -313,8 +313,8 @@ async def bare_loop(base_url: str, jobs: list[tuple[str, dict[str, Any]]], worke
 def campaign_jobs(campaign_path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(fiscal code, rendered payload) of every valid row, rendered before any timing."""
     campaign = load_campaign(campaign_path, template=TEMPLATE)
-    return [(row.fiscal_code, row.payload) for row in campaign.rows()
-            if row.state is InputVerdict.VALID and row.payload is not None]
+    return [(row.fiscal_code, row.message.body()) for row in campaign.rows()
+            if row.state is InputVerdict.VALID and row.message is not None]
 
 
 # --- numbers from a run --------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def ok_count(statuses: Counter[str]) -> int:
 
 def good_per_second(result: DispatchResult) -> dict[int, int]:
     """Admissions less 429 answers, per wall-clock second, from the Pacer's timeline."""
-    return {second: requests - throttled for second, requests, throttled, _, _ in result.timeline}
+    return {s.second: s.requests - s.throttled for s in result.timeline}
 
 
 def first_recovered(good: dict[int, int], since: float, level: float) -> int | None:
@@ -347,11 +347,11 @@ def write_timeline(path: Path, result: DispatchResult, rival_run: RivalResult | 
         out.writerow(["second", "t", "requests", "throttled", "target_rate", "current_rate",
                       "rival_ok", "rival_429"])
         start = result.summary.started_at
-        for second, requests, throttled, target, current in result.timeline:
-            rival_ok, rival_429 = (rival_run.per_second.get(second, [0, 0]) if rival_run
+        for s in result.timeline:
+            rival_ok, rival_429 = (rival_run.per_second.get(s.second, [0, 0]) if rival_run
                                    else (0, 0))
-            out.writerow([second, round(second - start), requests, throttled, target,
-                          round(current or 0, 2), rival_ok, rival_429])
+            out.writerow([s.second, round(s.second - start), s.requests, s.throttled,
+                          s.target_rate, round(s.current_rate or 0, 2), rival_ok, rival_429])
 
 
 # --- printing ------------------------------------------------------------------------------------
@@ -401,10 +401,10 @@ def print_budget(result: DispatchResult, *, available: float, rival_ok: int = 0,
 
 def print_pacer(result: DispatchResult) -> None:
     p = result.pacer
-    rates = [current for *_, current in result.timeline if current is not None]
+    rates = [s.current_rate for s in result.timeline if s.current_rate is not None]
     good = good_per_second(result)
-    throttled_seconds = sum(1 for *_, throttled, _, _ in result.timeline if throttled)
-    first = next((s for s, _, t, _, _ in result.timeline if t), None)
+    throttled_seconds = sum(1 for s in result.timeline if s.throttled)
+    first = next((s.second for s in result.timeline if s.throttled), None)
     first_text = f"+{first - result.summary.started_at:.0f} s" if first else "never"
     print(f"  pacer      target {p.target_rate:.2f} req/s, achieved {p.achieved_rate:.2f} "
           f"(admissions first→last), rate cuts {p.rate_cuts}, waits at the 429 gate "
@@ -437,7 +437,7 @@ def print_recovery(result: DispatchResult, rival_run: RivalResult) -> None:
     stop = rival_run.stopped_at
     smooth = first_recovered(good, stop, level)
     single = next((s for s in sorted(good) if s >= int(stop) and good[s] >= level), None)
-    rates = {second: current for second, _, _, _, current in result.timeline}
+    rates = {s.second: s.current_rate for s in result.timeline}
     if smooth is None:
         print(f"  recovery   never back at ≥ {level:.0f} req/s after the competitor stopped "
               "(target ≤ 30 s): MISSED")
@@ -453,7 +453,7 @@ def print_recovery(result: DispatchResult, rival_run: RivalResult) -> None:
 def print_buckets(result: DispatchResult, rival_run: RivalResult, width: int = 10) -> None:
     """The timeline in ``width``-second buckets: ours, our 429s, our rate, the competitor."""
     start = int(result.summary.started_at)
-    by_second = {s: (r, t, c) for s, r, t, _, c in result.timeline}
+    by_second = {s.second: (s.requests, s.throttled, s.current_rate) for s in result.timeline}
     last = max(by_second, default=start)
     print(f"  timeline   per {width} s: t, our goodput/s, our 429s, mean current rate, "
           "competitor ok/s, competitor 429s")

@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import anyio
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "sample_data"))
@@ -50,23 +48,20 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_dispatch import Simulator, simulator  # noqa: E402
 from generate import tari_rows, write_csv  # noqa: E402
 
-from dispatcher.campaign import load_campaign  # noqa: E402
-from dispatcher.feedsync import FeedSyncReport, sync_feed  # noqa: E402
-from dispatcher.ioapi import Client  # noqa: E402
+from dispatcher.campaign import CampaignSource  # noqa: E402
 from dispatcher.ledger import Ledger  # noqa: E402
 from dispatcher.logs import configure_logging  # noqa: E402
-from dispatcher.pacing import Pacer  # noqa: E402
+from dispatcher.operations.feed_sync import FeedSyncReport, sync_feed  # noqa: E402
+from dispatcher.operations.run import RunOptions, run_campaign  # noqa: E402
+from dispatcher.operations.run import RunResult as RunSummary  # noqa: E402
 from dispatcher.paths import default_ledger_path  # noqa: E402
-from dispatcher.pipeline import PipelineOptions  # noqa: E402
 from dispatcher.profilecache import (  # noqa: E402
-    ProfileCache,
     ProfileCacheUse,
     default_cache_path,
-    service_fingerprint,
 )
-from dispatcher.runner import RunOptions, RunSummary, run_campaign  # noqa: E402
 from dispatcher.settings import RateSpec, Secret, Settings  # noqa: E402
 from dispatcher.simulator import DEFAULT_SERVICE_ID, DEMO_KEY  # noqa: E402
+from dispatcher.stopping import StopOptions  # noqa: E402
 from dispatcher.vocabulary import RowState  # noqa: E402
 
 TEMPLATE = ROOT / "sample_data" / "tari_2027.toml"
@@ -103,12 +98,10 @@ def night(sim: Simulator, args: argparse.Namespace, campaign: Path, template: Pa
     """One ``run --profile-cache 36h`` whose wall clock (for the cache) is ``shift_s`` ahead."""
     before = endpoint_counts(sim)
     summary = run_campaign(
-        load_campaign(campaign, template=template), settings=settings_for(sim, args),
+        CampaignSource(campaign, template), settings=settings_for(sim, args),
         ledger_path=ledger,
-        options=RunOptions(pipeline=PipelineOptions(concurrency=args.concurrency,
-                                                    handle_signals=False)),
-        profile_cache=ProfileCacheUse(default_cache_path(ledger), TTL_S,
-                                      clock=lambda: time.time() + shift_s),
+        options=RunOptions(stops=StopOptions(handle_signals=False), profile_cache=ProfileCacheUse(
+            default_cache_path(ledger), TTL_S, clock=lambda: time.time() + shift_s)),
     )
     after = endpoint_counts(sim)
     after.subtract(before)
@@ -137,15 +130,7 @@ def change_recipients(sim: Simulator, codes: list[str], share: float, seed: int
 def sync(sim: Simulator, args: argparse.Namespace, cache_path: Path, today: date
          ) -> FeedSyncReport:
     """``dispatcher feed sync`` through its API, as tonight (``today``) would run it."""
-    settings = settings_for(sim, args)
-    fingerprint = service_fingerprint(settings.base_url, KEY)
-    with ProfileCache.open(cache_path, service_fingerprint=fingerprint) as cache:
-
-        async def go() -> FeedSyncReport:
-            async with Client.from_settings(settings, Pacer(settings.rate)) as client:
-                return await sync_feed(client, cache, today=today)
-
-        return anyio.run(go, backend="asyncio")
+    return sync_feed(settings=settings_for(sim, args), cache_path=cache_path, today=today).report
 
 
 def reminder_template(workdir: Path) -> Path:
@@ -210,9 +195,9 @@ def main() -> None:
         repeat = night(sim, args, campaign, reminder_template(workdir), ledger, shift_s=DAY_S)
         print_night("repeat", repeat, extra=report.requests)
     with Ledger.open(ledger) as opened:
-        latest = opened.latest_campaign()
+        latest = opened.campaigns.latest()
         assert latest is not None
-        states = {r.fiscal_code: r.state.value for r in opened.rows(latest.campaign_id)}
+        states = {r.fiscal_code: r.state.value for r in opened.rows.all(latest.campaign_id)}
     wrong = {code: (want, states.get(code)) for code, want in expected.items()
              if states.get(code) != want}
     print(f"  changed  {len(expected) - len(wrong)}/{len(expected)} changed recipients got "

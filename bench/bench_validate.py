@@ -51,7 +51,7 @@ def main() -> None:
     for row in campaign.rows():
         if row.state is InputVerdict.VALID:
             valid += 1
-            payload_bytes += len(row.payload["content"]["markdown"])  # type: ignore[index]
+            payload_bytes += len(row.message.content.markdown)  # type: ignore[union-attr]
     rendered = time.perf_counter()
     print(f"file          {source.name}: {campaign.row_count:,} rows, {size_mb:.0f} MiB")
     print(f"read+validate {loaded - started:6.2f} s   (valid {campaign.valid_count:,}, "

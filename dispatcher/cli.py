@@ -2,7 +2,8 @@
 
 Each sub-command lives in ``dispatcher/commands/<name>.py`` as a function called ``command``
 (or, for a group such as ``feed sync``, a ``typer.Typer`` called ``app``);
-it parses flags, calls one domain function, renders the result and returns an exit code.
+it parses flags, calls one operation (``dispatcher/operations/``), renders its result and
+exits with its code.
 Heavy modules (polars, uvicorn, the simulator) are imported inside the command bodies.
 
 Exit codes: 0 done · 1 internal error · 2 invalid input, nothing sent · 3 finished with failed,
@@ -62,6 +63,9 @@ def root(
     ),
 ) -> None:
     """Send personal IO app messages in bulk from a campaign file, with a resumable ledger."""
+    from dispatcher.logs import configure_for_command
+
+    configure_for_command()  # once, the same for every command
 
 
 def _register_commands() -> None:

@@ -35,3 +35,19 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
         if secret:
             text = text.replace(secret, "[REDACTED]")
     return text
+
+
+_SECRETS: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Never show ``secret`` (the API key): every log line and message is redacted of it.
+
+    Settings register the key as soon as they read it, so no command can forget to.
+    """
+    if secret:
+        _SECRETS.add(secret)
+
+
+def registered_secrets() -> tuple[str, ...]:
+    return tuple(_SECRETS)

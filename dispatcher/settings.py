@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatcher.privacy import register_secret
+
 PRODUCTION_BASE_URL = "https://api.io.pagopa.it/api/v1"
 
 # 120 of IO's 150 requests per 5 s: the rest is left to the ente's other services and jobs,
@@ -25,12 +27,13 @@ class ConfigError(Exception):
 
 
 class Secret:
-    """A string that never prints itself."""
+    """A string that never prints itself, and that the logs redact wherever it appears."""
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value

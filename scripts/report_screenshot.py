@@ -424,11 +424,10 @@ class MadeReport:
 def make_report(workdir: Path, *, rows: int = 400, lang: str = "it", rate: str = "200/5s",
                 window: str = "150/5s", withdraw: int = 4, seed: int = 2027) -> MadeReport:
     """Send a generated campaign to the simulator, follow its statuses, write report.html."""
-    from dispatcher.campaign import load_campaign
-    from dispatcher.followup import StatusOptions, check_statuses
+    from dispatcher.campaign import CampaignSource
     from dispatcher.ledger import Ledger, RowState
-    from dispatcher.pipeline import PipelineOptions
-    from dispatcher.runner import RunOptions, run_campaign
+    from dispatcher.operations.run import RunOptions, run_campaign
+    from dispatcher.operations.status import StatusOptions, check_statuses
     from dispatcher.settings import RateSpec, Secret, Settings
     from dispatcher.simulator import (
         DEFAULT_KEY,
@@ -437,6 +436,7 @@ def make_report(workdir: Path, *, rows: int = 400, lang: str = "it", rate: str =
         SimulatorConfig,
         running_simulator,
     )
+    from dispatcher.stopping import StopOptions
 
     workdir.mkdir(parents=True, exist_ok=True)
     campaign_csv = workdir / "tari.csv"
@@ -453,13 +453,13 @@ def make_report(workdir: Path, *, rows: int = 400, lang: str = "it", rate: str =
                             rate=RateSpec.parse(rate), concurrency=8, read_timeout=10.0)
         started = time.monotonic()
         run = run_campaign(
-            load_campaign(campaign_csv, template=TEMPLATE), settings=settings,
+            CampaignSource(campaign_csv, TEMPLATE), settings=settings,
             ledger_path=ledger_path,
-            options=RunOptions(pipeline=PipelineOptions(concurrency=8, handle_signals=False)),
+            options=RunOptions(stops=StopOptions(handle_signals=False)),
         )
         run_s = time.monotonic() - started
         with Ledger.open(ledger_path) as ledger:
-            sent = [r for r in ledger.rows(run.campaign_id) if r.state == RowState.SENT]
+            sent = [r for r in ledger.rows.all(run.campaign_id) if r.state == RowState.SENT]
         step = max(1, len(sent) // max(1, withdraw))
         for record in sent[::step][:withdraw]:  # they change their mind before IO decides
             sim.citizen(record.fiscal_code, sender_allowed=False)
@@ -478,7 +478,7 @@ def write_html(ledger_path: Path, out_dir: Path, *, lang: str = "it") -> Path:
     from dispatcher.report.labels import Language
 
     with Ledger.open(ledger_path) as ledger:
-        latest = ledger.latest_campaign()
+        latest = ledger.campaigns.latest()
         if latest is None:
             raise ValueError(f"{ledger_path}: no campaign")
         files = write_reports(ledger, latest.campaign_id, out_dir,

@@ -6,8 +6,13 @@ Tests marked ``io_spec`` read IO's official OpenAPI files from ``IO_SPEC_DIR`` (
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from enginetools import fast_config
 from io_spec import MISSING_REASON
+
+from dispatcher.simulator import RunningSimulator, running_simulator
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,3 +32,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def simulator() -> Iterator[RunningSimulator]:
+    """A fast simulator on loopback: no gateway limit, no processing delay."""
+    with running_simulator(fast_config()) as sim:
+        yield sim

@@ -5,7 +5,7 @@ Everything the rest of dispatcher needs is here::
     campaign = load_campaign(path, template=template_path, options=CampaignOptions())
     campaign.has_errors, campaign.invalid_by_reason(), campaign.first_problems(20)
     for row in campaign.rows():   # every data row, in file order, built lazily
-        row.state, row.payload, row.content_hash, row.problems
+        row.state, row.message, row.content_hash, row.problems
 
 File-level problems (unreadable, empty, no fiscal code column, too many rows, a broken
 template) raise :class:`CampaignFileError`; row-level ones are :class:`Problem` values.
@@ -38,12 +38,15 @@ from dispatcher.campaign.problems import (
     Severity,
     message_for,
 )
+from dispatcher.campaign.source import CampaignSource, Fingerprint
 
 __all__ = [
     "Campaign",
     "CampaignFileError",
     "CampaignOptions",
     "CampaignRow",
+    "CampaignSource",
+    "Fingerprint",
     "Problem",
     "ProblemCode",
     "Severity",

@@ -23,7 +23,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -37,10 +36,10 @@ from dispatcher.campaign.problems import (
     severity_of,
 )
 from dispatcher.campaign.reader import Table, read_table
-from dispatcher.campaign.render import body_builder, content_hash, new_message
 from dispatcher.campaign.rules import Plan, Rule
 from dispatcher.campaign.template import Template, load_template, normalise_defaults
 from dispatcher.campaign.values import HTML_PATTERN, AmountUnit
+from dispatcher.message import MessageBuilder, OutgoingMessage
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 from dispatcher.vocabulary import InputVerdict, Language
 
@@ -68,15 +67,18 @@ class CampaignOptions:
 
 @dataclass(frozen=True, slots=True)
 class CampaignRow:
-    """One data row as judged: its payload only when valid, its problems in rule order."""
+    """One data row as judged: its message only when valid, its problems in rule order."""
 
     row: int
     fiscal_code: str
     state: InputVerdict
-    payload: dict[str, Any] | None
-    content_hash: str | None
+    message: OutgoingMessage | None
     problems: tuple[Problem, ...]
     duplicate_of: int | None
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.message.content_hash if self.message is not None else None
 
 
 def load_campaign(
@@ -207,11 +209,19 @@ class Campaign:
         """The first ``n`` problems (every flagged row has at least one)."""
         return list(self.iter_problems(limit_rows=n))[:n]
 
-    def rows(self) -> Iterator[CampaignRow]:
-        """Every data row in file order, built lazily a chunk at a time."""
-        for offset in range(0, self._frame.height, ROWS_CHUNK):
-            yield from self._materialise(self._frame.slice(offset, ROWS_CHUNK),
-                                         self._status.slice(offset, ROWS_CHUNK))
+    def rows(self, *, after: int = 0) -> Iterator[CampaignRow]:
+        """Every data row in file order (numbered above ``after``), built a chunk at a time.
+
+        Rows at or below ``after`` are skipped before anything is rendered: a run that was
+        killed while recording continues without rendering again what it recorded.
+        """
+        frame, status = self._frame, self._status
+        if after:
+            later = frame.get_column("__row") > after
+            frame, status = frame.filter(later), status.filter(later)
+        for offset in range(0, frame.height, ROWS_CHUNK):
+            yield from self._materialise(frame.slice(offset, ROWS_CHUNK),
+                                         status.slice(offset, ROWS_CHUNK))
 
     def preview(self) -> CampaignRow | None:
         """The first valid row, rendered; None when no row is valid."""
@@ -248,21 +258,20 @@ class Campaign:
         valid = status.get_column("state") == _VALID
         everyone = bool(valid.all())
         sendable = chunk if everyone else chunk.filter(valid)
-        values = self._plan.payload_values(sendable)
-        build = body_builder(values.columns)
-        records = zip(*(values.get_column(name).to_list() for name in values.columns),
-                      strict=True)
+        values = self._plan.message_values(sendable)
+        build = MessageBuilder(self._plan.message_fields)
+        columns = [values.get_column(name).to_list() for name in values.columns]
+        codes_of_valid = iter(columns[0])
+        records = zip(*columns[1:], strict=True)
         codes = [] if everyone else self._plan.fiscal_codes(chunk).to_list()
         for i, number in enumerate(row_numbers):
             state = states[i]
             if state == _VALID:
-                record = next(records)
-                body = build(record)
-                yield CampaignRow(number, record[0], InputVerdict.VALID,
-                                  new_message(record[0], body), content_hash(body),
+                code = next(codes_of_valid)
+                yield CampaignRow(number, code, InputVerdict.VALID, build(code, next(records)),
                                   problems.get(number, ()), None)
             else:
-                yield CampaignRow(number, codes[i] or "", _STATES[state], None, None,
+                yield CampaignRow(number, codes[i] or "", _STATES[state], None,
                                   problems.get(number, ()), duplicates[i])
 
     def _problems(

@@ -1,5 +1,7 @@
 """IO's ``NewMessage`` constraints as polars expressions: one Boolean column per rule.
 
+(Over 400 lines: one Plan holds every rule, so its derived column names share one namespace.)
+
 A :class:`Plan` is built once per campaign from the resolved header, the template and the
 defaults. It knows, for any slice of the input frame, how to derive the typed values (the
 normalised fiscal code, cents, UTC due date, the rendered subject and text) and which rule
@@ -25,6 +27,7 @@ from dispatcher.campaign.fiscal_code import normalise_expr, verdict_expr
 from dispatcher.campaign.headers import PERSONAL_KEYS
 from dispatcher.campaign.problems import ProblemCode as P
 from dispatcher.campaign.template import Placeholder, Template, Text
+from dispatcher.message import Field
 
 TEXT_FIELDS = ("subject", "markdown")
 BOOLEAN_FIELDS = ("invalid_after_due_date", "has_remote_content", "has_attachments",
@@ -33,6 +36,8 @@ CHOICES = {"feature_level_type": ("STANDARD", "ADVANCED"),
            "has_precondition": ("ALWAYS", "ONCE", "NEVER")}
 THIRD_PARTY_EXTRAS = ("configuration_id", "has_remote_content", "has_attachments",
                       "has_precondition", "summary", "original_sender", "original_receipt_date")
+_BOOLEAN_MESSAGE_FIELDS = {"invalid_after_due_date": Field.INVALID_AFTER_DUE_DATE,
+                           "require_secure_channels": Field.REQUIRE_SECURE_CHANNELS}
 # Fields whose own rule already reports a bad value, so a placeholder need not repeat it.
 _TYPED = ("amount", "due_date", "original_receipt_date")
 _FISCAL_VERDICTS = {"missing": P.FISCAL_CODE_MISSING, "temporary": P.FISCAL_CODE_TEMPORARY,
@@ -85,7 +90,8 @@ class Plan:
         self.now = now
         self.stages: list[dict[str, pl.Expr]] = [{}, {}, {}, {}, {}]
         self.rules: list[Rule] = []
-        self.payload_columns: list[str] = ["__cf", "__subject", "__markdown"]
+        self.message_columns: dict[Field, str] = {}
+        """Which derived column holds each field of the outgoing message."""
         self._build()
 
     # -- helpers --------------------------------------------------------------------------
@@ -93,10 +99,11 @@ class Plan:
     def has(self, name: str) -> bool:
         return name in self.file_columns or name in self.defaults
 
-    def _derive(self, stage: int, name: str, expr: pl.Expr, payload: bool = False) -> pl.Expr:
+    def _derive(self, stage: int, name: str, expr: pl.Expr, field: Field | None = None,
+                ) -> pl.Expr:
         self.stages[stage][name] = expr.alias(name)
-        if payload:
-            self.payload_columns.append(name)
+        if field is not None:
+            self.message_columns[field] = name
         return pl.col(name)
 
     def _rule(self, code: P, column: str, expr: pl.Expr, detail: pl.Expr | None = None,
@@ -159,15 +166,15 @@ class Plan:
         self._rule(P.PAYMENT_INCOMPLETE, "notice_number",
                    notice_text.is_null() & amount_text.is_not_null())
         complete = cents.is_not_null() & problem.is_null() & ~bad_notice & notice.is_not_null()
-        self._derive(3, "__amount", pl.when(complete).then(cents), payload=True)
-        self._derive(1, "__notice", notice, payload=True)
+        self._derive(3, "__amount", pl.when(complete).then(cents), Field.AMOUNT)
+        self._derive(1, "__notice", notice, Field.NOTICE_NUMBER)
         if self.has("payee_fiscal_code"):
             payee = self.value("payee_fiscal_code").str.replace_all(r"\s", "")
             verdict = self._derive(1, "__payee_p", payee.map_batches(
                 _payee_verdicts, return_dtype=pl.String))
             self._rule(P.PAYEE_FORMAT, "payee_fiscal_code", verdict == "format", payee)
             self._rule(P.PAYEE_CHECKSUM, "payee_fiscal_code", verdict == "checksum", payee)
-            self._derive(1, "__payee", payee, payload=True)
+            self._derive(1, "__payee", payee, Field.PAYEE_FISCAL_CODE)
 
     def _instant(self, name: str) -> pl.Expr | None:
         """Parsed UTC instant of a date field, with its format rule; None if absent."""
@@ -183,7 +190,7 @@ class Plan:
     def _dates(self) -> None:
         due = self._instant("due_date")
         if due is not None:
-            self._derive(2, "__due", v.iso_utc(due), payload=True)
+            self._derive(2, "__due", v.iso_utc(due), Field.DUE_DATE)
             self._rule(P.DUE_DATE_PAST, "due_date", due < pl.lit(self.now),
                        self.value("due_date"))
 
@@ -192,8 +199,7 @@ class Plan:
             if self.has(name):
                 text = self.value(name)
                 parsed = self._derive(1, f"__b_{name}", v.parse_bool(text),
-                                      payload=name in ("invalid_after_due_date",
-                                                       "require_secure_channels"))
+                                      _BOOLEAN_MESSAGE_FIELDS.get(name))
                 self._rule(P.BOOLEAN_FORMAT, name, text.is_not_null() & parsed.is_null(), text)
         for name, choices in CHOICES.items():
             if self.has(name):
@@ -201,14 +207,14 @@ class Plan:
                 upper = text.str.to_uppercase()
                 ok = upper.is_in(choices)
                 self._derive(1, f"__c_{name}", pl.when(ok).then(upper),
-                             payload=name == "feature_level_type")
+                             Field.FEATURE_LEVEL_TYPE if name == "feature_level_type" else None)
                 self._rule(P.CHOICE_INVALID, name, text.is_not_null() & ~ok, text,
                            choices=", ".join(choices))
         if self.has("time_to_live"):
             text = self.value("time_to_live")
             seconds = v.parse_whole(text)
             ok = (seconds >= 3600) & (seconds <= 604800)
-            self._derive(1, "__ttl", pl.when(ok).then(seconds), payload=True)
+            self._derive(1, "__ttl", pl.when(ok).then(seconds), Field.TIME_TO_LIVE)
             self._rule(P.TIME_TO_LIVE_RANGE, "time_to_live",
                        text.is_not_null() & ~ok.fill_null(False), text)
 
@@ -222,31 +228,34 @@ class Plan:
                        tp_id.is_null() & pl.any_horizontal(extras))
         if not self.has("third_party_id"):
             return
-        self._derive(1, "__tp_id", tp_id, payload=True)
+        self._derive(1, "__tp_id", tp_id, Field.THIRD_PARTY_ID)
         config = self.value("configuration_id")
         self._rule(P.CONFIGURATION_ID_MISSING, "configuration_id",
                    tp_id.is_not_null() & config.is_null())
         self._rule(P.CONFIGURATION_ID_FORMAT, "configuration_id",
                    config.is_not_null() & ~config.str.contains(v.ULID_PATTERN), config)
         if self.has("configuration_id"):
-            self._derive(1, "__tp_cfg", config, payload=True)
+            self._derive(1, "__tp_cfg", config, Field.CONFIGURATION_ID)
         if self.has("has_attachments"):
             level = (pl.col("__c_feature_level_type") if self.has("feature_level_type")
                      else pl.lit("STANDARD"))
             attach = pl.col("__b_has_attachments")
             self._rule(P.ATTACHMENTS_NEED_ADVANCED, "has_attachments",
                        tp_id.is_not_null() & attach & (level.fill_null("STANDARD") != "ADVANCED"))
-            self._derive(2, "__tp_attach", attach, payload=True)
+            self._derive(2, "__tp_attach", attach, Field.HAS_ATTACHMENTS)
         if self.has("has_remote_content"):
-            self._derive(2, "__tp_remote", pl.col("__b_has_remote_content"), payload=True)
+            self._derive(2, "__tp_remote", pl.col("__b_has_remote_content"),
+                         Field.HAS_REMOTE_CONTENT)
         if self.has("has_precondition"):
-            self._derive(2, "__tp_pre", pl.col("__c_has_precondition"), payload=True)
-        for name, column in (("summary", "__tp_summary"), ("original_sender", "__tp_sender")):
+            self._derive(2, "__tp_pre", pl.col("__c_has_precondition"),
+                         Field.HAS_PRECONDITION)
+        for name, column, target in (("summary", "__tp_summary", Field.SUMMARY),
+                                     ("original_sender", "__tp_sender", Field.ORIGINAL_SENDER)):
             if self.has(name):
-                self._derive(1, column, self.value(name), payload=True)
+                self._derive(1, column, self.value(name), target)
         receipt = self._instant("original_receipt_date")
         if receipt is not None:
-            self._derive(2, "__tp_receipt", v.iso_utc(receipt), payload=True)
+            self._derive(2, "__tp_receipt", v.iso_utc(receipt), Field.ORIGINAL_RECEIPT_DATE)
 
     # -- subject and text -----------------------------------------------------------------
 
@@ -296,15 +305,16 @@ class Plan:
             if name == "markdown":
                 cell = cell.str.replace_all("\r\n", "\n", literal=True)
             compiled: Text | None = getattr(template, name) if template else None
+            target = Field.SUBJECT if name == "subject" else Field.MARKDOWN
             if compiled is None:
-                self._derive(3, f"__{name}", cell)
+                self._derive(3, f"__{name}", cell, target)
                 self._derive(3, f"__len_{name}", v.utf16_length(cell))
                 self._rule(P.SUBJECT_MISSING if name == "subject" else P.MARKDOWN_MISSING,
                            name, cell.is_null())
                 continue
             uses[name] = self._derive(0, f"__uses_{name}", cell.is_null())
             rendered, length = self._render(compiled)
-            self._derive(3, f"__{name}", pl.coalesce(cell, rendered))
+            self._derive(3, f"__{name}", pl.coalesce(cell, rendered), target)
             if name in self.file_columns:
                 length = pl.when(cell.is_not_null()).then(v.utf16_length(cell)).otherwise(length)
             self._derive(3, f"__len_{name}", length)
@@ -396,9 +406,15 @@ class Plan:
               if rule.detail is not None),
         ).collect()
 
-    def payload_values(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        """Only what the payload needs (``__cf`` first): the fast path for valid rows."""
-        return self.lazy(chunk).select(pl.col(c) for c in self.payload_columns).collect()
+    def message_values(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """``__cf``, then one column per :attr:`message_fields`: the fast path for valid rows."""
+        columns = ["__cf", *self.message_columns.values()]
+        return self.lazy(chunk).select(pl.col(c) for c in columns).collect()
+
+    @property
+    def message_fields(self) -> tuple[Field, ...]:
+        """The message fields :meth:`message_values` yields, in its column order after ``__cf``."""
+        return tuple(self.message_columns)
 
     def fiscal_codes(self, chunk: pl.DataFrame) -> pl.Series:
         """Normalised fiscal codes (null for an empty cell)."""

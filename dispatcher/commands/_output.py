@@ -5,12 +5,16 @@ Diagnostics go to stderr, results to stdout, so ``dispatcher validate f.csv > ou
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dispatcher.vocabulary import ExitCode
+
+if TYPE_CHECKING:
+    from dispatcher.operations.errors import OperationRefused
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -18,5 +22,10 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def abort(message: str, code: ExitCode) -> NoReturn:
     """Print one line on stderr and exit with a named code."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(int(code))
+
+
+def refused(exc: OperationRefused) -> NoReturn:
+    """An operation said no: its message on stderr, its exit code."""
+    abort(exc.message, exc.exit_code)

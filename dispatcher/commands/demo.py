@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._output import console, err_console
+from dispatcher.commands._output import console, err_console, refused
 from dispatcher.vocabulary import ExitCode
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -31,17 +31,15 @@ def command(
     seed: int = typer.Option(7, "--seed", help="Simulator population seed."),
 ) -> None:
     """Run a sample campaign end to end against the embedded IO simulator (no network)."""
-    from dispatcher.campaign import CampaignFileError, load_campaign
+    from dispatcher.campaign import CampaignFileError, CampaignSource
     from dispatcher.commands.progress import RunProgress
     from dispatcher.commands.run import execute_run
     from dispatcher.commands.status import render_status
     from dispatcher.commands.validate import render_validation
-    from dispatcher.followup import StatusOptions, check_statuses
-    from dispatcher.ledger import Ledger
-    from dispatcher.logs import configure_logging
-    from dispatcher.pipeline import PipelineOptions
-    from dispatcher.report import write_reports
-    from dispatcher.runner import RunOptions
+    from dispatcher.operations.errors import OperationRefused
+    from dispatcher.operations.report import ReportRequest, make_report
+    from dispatcher.operations.run import RunOptions
+    from dispatcher.operations.status import StatusOptions, check_statuses
     from dispatcher.settings import RateSpec, Secret, Settings
     from dispatcher.simulator import (
         DEFAULT_KEY,
@@ -50,11 +48,9 @@ def command(
         running_simulator,
     )
 
-    progress = RunProgress.for_terminal(err_console)
-    configure_logging(json=None if progress is None else False, secrets=(DEFAULT_KEY,),
-                      level=30)
+    source = CampaignSource(campaign_file, template)
     try:
-        campaign = load_campaign(campaign_file, template=template)
+        campaign = source.load()
     except CampaignFileError as exc:
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
@@ -62,27 +58,28 @@ def command(
     render_validation(campaign, max_problems=10, preview=True)
     _clear_demo_files(out)  # a fresh simulator has an empty inbox: start a fresh ledger too
     config = SimulatorConfig(population=PopulationConfig(seed=seed))
+    ledger_path = out / "ledger.sqlite"
     with running_simulator(config) as sim:
         console.rule(f"2. send to the IO simulator at {sim.base_url} (policy 150/5s)")
         settings = Settings(base_url=sim.base_url, api_key=Secret(DEFAULT_KEY),
                             rate=RateSpec.parse(rate))
-        options = RunOptions(pipeline=PipelineOptions(concurrency=settings.concurrency),
-                             skip_invalid=True)
-        ledger_path = out / "ledger.sqlite"
-        code = execute_run(campaign, settings=settings, ledger_path=ledger_path,
-                           options=options, export_dir=out, json_output=False, progress=progress)
+        code = execute_run(source, settings=settings, ledger_path=ledger_path,
+                           options=RunOptions(skip_invalid=True, export_dir=out),
+                           json_output=False, progress=RunProgress.for_terminal(err_console))
         console.rule("3. ask IO what became of each message (dispatcher status)")
         time.sleep(2 * config.processing_delay_s)  # IO decides a moment after the 201
-        status = check_statuses(settings=settings, ledger_path=ledger_path,
-                                options=StatusOptions(min_age_s=0.0))
+        try:
+            status = check_statuses(settings=settings, ledger_path=ledger_path,
+                                    options=StatusOptions(min_age_s=0.0))
+        except OperationRefused as exc:
+            refused(exc)
         render_status(status, json_output=False)
         stats = sim.stats()
         inbox = sim.inbox()
     console.rule("4. reports (dispatcher report)")
-    with Ledger.open(ledger_path) as ledger:
-        files = write_reports(ledger, status.campaign_id, out,
-                              input_frame=campaign.input_frame())
-    for kind, written in files.written.items():
+    report = make_report(ReportRequest(ledger_path, status.campaign_id, out,
+                                       input_file=campaign_file))
+    for kind, written in report.files.written.items():
         console.print(f"{kind}: {written}", markup=False)
     console.rule("5. what the simulator saw")
     most = max((len(msgs) for msgs in inbox.values()), default=0)

@@ -7,13 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.commands._output import abort, console
-from dispatcher.profilecache import ProfileCacheError
+from dispatcher.commands._output import abort, console, refused
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
-    from dispatcher.campaign import Campaign
-    from dispatcher.dryrun import DryRunReport
+    from dispatcher.campaign import CampaignSource
+    from dispatcher.operations.dry_run import DryRunReport
     from dispatcher.profilecache import ProfileCacheUse
     from dispatcher.settings import Settings
 
@@ -31,7 +30,7 @@ def _clock(seconds: float) -> str:
 
 
 def execute_dry_run(
-    campaign: Campaign,
+    source: CampaignSource,
     *,
     settings: Settings,
     ledger_path: Path,
@@ -44,20 +43,25 @@ def execute_dry_run(
     With ``profile_cache`` (and ``check_profiles``) the cache answers what it knows and
     stores every new answer, so the real ``run --profile-cache`` does not ask again.
     """
-    from dispatcher.dryrun import dry_run
-    from dispatcher.runner import open_profile_cache
+    from dispatcher.campaign import CampaignFileError
+    from dispatcher.commands.validate import render_validation
+    from dispatcher.operations.dry_run import dry_run
+    from dispatcher.operations.errors import OperationRefused
 
     try:
-        with open_profile_cache(profile_cache, settings) as cache:
-            report = dry_run(campaign, settings=settings, ledger_path=ledger_path,
-                             check=check_profiles, cache=cache)
-    except ProfileCacheError as exc:
-        abort(str(exc), ExitCode.CONFIG_ERROR)
+        campaign = source.load()
+    except CampaignFileError as exc:
+        abort(str(exc), ExitCode.INVALID_INPUT)
+    if campaign.has_errors:
+        render_validation(campaign, max_problems=20)
+    try:
+        report = dry_run(campaign, settings=settings, ledger_path=ledger_path,
+                         check=check_profiles, profile_cache=profile_cache)
+    except OperationRefused as exc:
+        refused(exc)
     render_dry_run(report, rate=str(settings.rate), json_output=json_output,
                    cache_path=profile_cache.path if profile_cache else None)
-    if report.fatal:
-        return ExitCode.CONFIG_ERROR if "API key" in report.fatal else ExitCode.STOPPED
-    return ExitCode.OK
+    return report.exit_code
 
 
 def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool,
@@ -83,6 +87,8 @@ def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool,
             "requests_made": report.requests_made,
             "throttled": report.throttled,
             "fatal": report.fatal,
+            "stopped": report.stopped,
+            "exit_code": int(report.exit_code),
         }))
         return
     from rich.table import Table
@@ -122,5 +128,5 @@ def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool,
     if report.invalid:
         console.print(f"[yellow]{report.invalid} invalid row(s): the real run refuses to start "
                       "unless you fix them or pass --skip-invalid.[/]")
-    if report.fatal:
-        console.print(f"[red]{report.fatal}[/]")
+    if report.fatal or report.stopped:
+        console.print(f"[red]{report.fatal or report.stopped}[/]")

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console
+from dispatcher.commands._output import abort, console, refused
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
-    from dispatcher.feedsync import FeedSyncReport
+    from dispatcher.operations.feed_sync import FeedSyncResult
 
 app = typer.Typer(
     help="IO's subscriptions feed: who (un)subscribed each day, to refresh the profile cache.",
@@ -73,55 +73,29 @@ def sync(
     answer, rerun later · 4 key refused, no feed permission, or a cache of another service ·
     75 stopped by the error-rate breaker.
     """
-    import anyio
-
-    from dispatcher.feedsync import sync_feed
-    from dispatcher.ioapi import Client
-    from dispatcher.logs import configure_logging
-    from dispatcher.pacing import Pacer
-    from dispatcher.profilecache import ProfileCache, ProfileCacheError, service_fingerprint
+    from dispatcher.operations.errors import OperationRefused
+    from dispatcher.operations.feed_sync import sync_feed
     from dispatcher.settings import ConfigError, load_settings
 
     first_day = _since(since)
     try:
         settings = load_settings(config_file=config, rate=rate)
-        api_key = settings.require_api_key()
+        settings.require_api_key()
     except ConfigError as exc:
         abort(str(exc), ExitCode.CONFIG_ERROR)
-    interactive = err_console.is_terminal
-    configure_logging(json=None, secrets=(api_key,), level=30 if interactive else 20)
-    path = resolve_cache(cache)
-    today = datetime.now(UTC).date()
-    if not path.exists():  # the first night: `run --profile-cache` has not created it yet
-        from dispatcher.feedsync import FeedSyncReport
-
-        render_sync(FeedSyncReport((), ()), path=path, entries=0, trusted_from=today,
-                    json_output=json_output, missing=True)
-        raise typer.Exit(int(ExitCode.OK))
     try:
-        opened = ProfileCache.open(
-            path, service_fingerprint=service_fingerprint(settings.base_url, api_key)
-        )
-    except ProfileCacheError as exc:
-        abort(str(exc), ExitCode.CONFIG_ERROR)
-
-    async def go() -> FeedSyncReport:
-        pacer = Pacer(settings.rate)
-        async with Client.from_settings(settings, pacer, api_key=api_key) as client:
-            return await sync_feed(client, opened, today=today, since=first_day)
-
-    with opened:
-        report = anyio.run(go, backend="asyncio")
-        entries = sum(opened.counts().values())
-        trusted_from = opened.trusted_from(today)
-    render_sync(report, path=path, entries=entries, trusted_from=trusted_from,
-                json_output=json_output)
-    raise typer.Exit(int(report.exit_code))
+        result = sync_feed(settings=settings, cache_path=resolve_cache(cache),
+                           today=datetime.now(UTC).date(), since=first_day)
+    except OperationRefused as exc:
+        refused(exc)
+    render_sync(result, json_output=json_output)
+    raise typer.Exit(int(result.exit_code))
 
 
-def render_sync(report: FeedSyncReport, *, path: Path, entries: int, trusted_from: date,
-                json_output: bool, missing: bool = False) -> None:
+def render_sync(result: FeedSyncResult, *, json_output: bool) -> None:
     """A table of the days (or JSON), then one line on what the cache now trusts."""
+    report, path, entries = result.report, result.path, result.entries
+    trusted_from, missing = result.trusted_from, result.missing
     if json_output:
         console.print_json(json.dumps({
             "cache": str(path),

@@ -28,9 +28,9 @@ from dispatcher.report.labels import OUTCOME_LABELS
 from dispatcher.vocabulary import TERMINAL_STATES, RowState
 
 if TYPE_CHECKING:
+    from dispatcher.operations.run import RunResult as RunSummary
     from dispatcher.pacing import PacerStatistics
     from dispatcher.report import ExportPaths
-    from dispatcher.runner import RunSummary
 
 
 class RunProgress:

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
-from dispatcher.commands._output import abort, console, err_console
-from dispatcher.report.labels import Language
-from dispatcher.vocabulary import ExitCode
+from dispatcher.commands._output import console, err_console, refused
+from dispatcher.vocabulary import Language
 
 if TYPE_CHECKING:
     from dispatcher.report import ReportFiles
@@ -76,41 +76,25 @@ def command(
     4 the reports could not be written.
     """
     from dispatcher.commands.status import resolve_ledger
-    from dispatcher.ledger import LedgerError, open_for_reading
-    from dispatcher.report import ReportOptions, write_reports
-    from dispatcher.report.inputs import InputMismatch, find_input
+    from dispatcher.operations.errors import OperationRefused
+    from dispatcher.operations.report import ReportRequest, make_report
+    from dispatcher.report import ReportOptions
 
-    chosen = _formats(formats)
-    sep = _separator(separator)
-    path = resolve_ledger(ledger)
+    options = ReportOptions(formats=_formats(formats), lang=lang, separator=_separator(separator),
+                            bom=bom, metrics_file=metrics_file)
+    request = ReportRequest(resolve_ledger(ledger), campaign, out, input_file, encoding,
+                            delimiter, options)
     try:
-        with open_for_reading(path) as opened:
-            record = opened.campaign(campaign) if campaign is not None else opened.latest_campaign()
-            if record is None:
-                abort(f"{path}: the ledger holds no campaign yet", ExitCode.INVALID_INPUT)
-            frame = None
-            if chosen & {"csv", "parquet"}:
-                match = find_input(record, path, explicit=input_file, encoding=encoding,
-                                   delimiter=delimiter)
-                if match.note:
-                    err_console.print(f"[yellow]note:[/] {match.note}", markup=True)
-                frame = match.frame
-            options = ReportOptions(formats=chosen, lang=lang, separator=sep, bom=bom,
-                                    metrics_file=metrics_file)
-            files = write_reports(opened, record.campaign_id, out or path.parent,
-                                  input_frame=frame, options=options)
-    except InputMismatch as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
-    except LedgerError as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
-    except OSError as exc:
-        abort(f"cannot write the reports: {exc.strerror or exc} ({exc.filename or out})",
-              ExitCode.CONFIG_ERROR)
+        result = make_report(request)
+    except OperationRefused as exc:
+        refused(exc)
+    if result.note:
+        err_console.print(f"[yellow]note:[/] {escape(result.note)}", markup=True)
     if json_output:
-        console.print_json(files.summary.to_json())
+        console.print_json(result.files.summary.to_json())
     else:
-        render_report(files, lang)
-    raise typer.Exit(int(ExitCode.OK))
+        render_report(result.files, lang)
+    raise typer.Exit(int(result.exit_code))
 
 
 def render_report(files: ReportFiles, lang: Language) -> None:

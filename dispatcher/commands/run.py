@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, err_console
+from dispatcher.commands._output import abort, err_console, refused
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
-    from dispatcher.campaign import Campaign
+    from dispatcher.campaign import CampaignSource
     from dispatcher.commands.progress import RunProgress
+    from dispatcher.operations.run import RunOptions
     from dispatcher.profilecache import ProfileCacheUse
-    from dispatcher.runner import RunOptions
     from dispatcher.settings import Settings
 
 
@@ -106,19 +106,18 @@ def command(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
+    # Long: one typer.Option per flag (they are the command's --help); the body is short.
     """Validate FILE, then check each recipient's profile and send one message per fiscal code.
 
     Rerun the same command to resume after a crash or a stop: decided rows are never redone,
     and rows whose send may have reached IO are marked ambiguous instead of being resent.
     """
-    from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+    from dispatcher.campaign import CampaignOptions, CampaignSource
     from dispatcher.commands.progress import RunProgress
-    from dispatcher.commands.validate import render_validation
-    from dispatcher.logs import configure_logging
+    from dispatcher.operations.run import RunOptions
     from dispatcher.paths import default_ledger_path
-    from dispatcher.pipeline import PipelineOptions
-    from dispatcher.runner import RunOptions
     from dispatcher.settings import ConfigError, load_settings
+    from dispatcher.stopping import StopOptions
 
     try:
         settings = load_settings(config_file=config, rate=rate, concurrency=concurrency)
@@ -126,17 +125,8 @@ def command(
             settings.require_api_key()
     except ConfigError as exc:
         abort(str(exc), ExitCode.CONFIG_ERROR)
-    progress = RunProgress.for_terminal(err_console)
-    configure_logging(json=None if progress is None else False,
-                      secrets=(settings.api_key.reveal(),),
-                      level=30 if progress is not None else 20)
-    try:
-        campaign = load_campaign(
-            file, template=template,
-            options=CampaignOptions(encoding=encoding, delimiter=delimiter),
-        )
-    except CampaignFileError as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
+    source = CampaignSource(file, template,
+                            CampaignOptions(encoding=encoding, delimiter=delimiter))
     ledger_path = ledger or default_ledger_path(file)
     cache = profile_cache_use(profile_cache, profile_cache_file, ledger_path)
     if dry_run:
@@ -146,44 +136,31 @@ def command(
             abort("--profile-cache with --dry-run needs --check-profiles (the dry run then "
                   "checks only what the cache does not know, and seeds it)",
                   ExitCode.INVALID_INPUT)
-        if campaign.has_errors:
-            render_validation(campaign, max_problems=20)
         raise typer.Exit(int(execute_dry_run(
-            campaign, settings=settings, ledger_path=ledger_path,
+            source, settings=settings, ledger_path=ledger_path,
             check_profiles=check_profiles, json_output=json_output, profile_cache=cache,
         )))
     if check_profiles:
         abort("--check-profiles only goes with --dry-run (a real run checks every profile)",
               ExitCode.INVALID_INPUT)
-    if campaign.has_errors and not skip_invalid:
-        render_validation(campaign, max_problems=20)
-        abort(
-            f"{file}: {campaign.invalid_count} invalid row(s); nothing was sent. Fix them, or "
-            "pass --skip-invalid to send the valid rows only",
-            ExitCode.INVALID_INPUT,
-        )
-    if require_test:
-        require_successful_test(campaign, ledger_path)
     options = RunOptions(
-        pipeline=PipelineOptions(
-            concurrency=settings.concurrency, grace_seconds=grace,
-            deadline=parse_deadline(deadline) if deadline else None, stop_file=stop_file,
-        ),
+        stops=StopOptions(grace_seconds=grace,
+                          deadline=parse_deadline(deadline) if deadline else None,
+                          stop_file=stop_file),
         skip_invalid=skip_invalid, resend_ambiguous=resend_ambiguous, retry_failed=retry_failed,
-        allow_resend=allow_resend, new_campaign=new_campaign,
+        allow_resend=allow_resend, new_campaign=new_campaign, require_test=require_test,
+        profile_cache=cache, export_dir=export_dir,
     )
-    code = execute_run(
-        campaign, settings=settings, ledger_path=ledger_path,
-        options=options, export_dir=export_dir, json_output=json_output, progress=progress,
-        profile_cache=cache, metrics_file=metrics_file,
-    )
+    code = execute_run(source, settings=settings, ledger_path=ledger_path, options=options,
+                       json_output=json_output, progress=RunProgress.for_terminal(err_console),
+                       metrics_file=metrics_file)
     raise typer.Exit(int(code))
 
 
 def profile_cache_use(
     ttl: str | None, path: Path | None, ledger_path: Path
 ) -> ProfileCacheUse | None:
-    """``--profile-cache TTL [--profile-cache-file PATH]`` as the runner takes it."""
+    """``--profile-cache TTL [--profile-cache-file PATH]`` as the run takes it."""
     from dispatcher.durations import parse_duration
     from dispatcher.profilecache import ProfileCacheUse, default_cache_path
 
@@ -201,62 +178,36 @@ def profile_cache_use(
     return ProfileCacheUse(path or default_cache_path(ledger_path), max_age_s)
 
 
-def require_successful_test(campaign: Campaign, ledger_path: Path) -> None:
-    """``--require-test``: this exact file + template must have a test send accepted by IO."""
-    from dispatcher.ledger import Ledger
-
-    if ledger_path.exists():
-        with Ledger.open(ledger_path) as opened:
-            if opened.has_successful_test(campaign.source_sha256, campaign.template_sha256):
-                return
-    abort(
-        f"{campaign.path}: --require-test: no test send of this file and template was accepted "
-        f"by IO (ledger {ledger_path}). Run `dispatcher test {campaign.path} --to "
-        "AAAAAA00A00A000A` first, check the message, then run again. Nothing was sent",
-        ExitCode.INVALID_INPUT,
-    )
-
-
 def execute_run(
-    campaign: Campaign,
+    source: CampaignSource,
     *,
     settings: Settings,
     ledger_path: Path,
     options: RunOptions,
-    export_dir: Path | None,
     json_output: bool,
     progress: RunProgress | None,
-    profile_cache: ProfileCacheUse | None = None,
     metrics_file: Path | None = None,
 ) -> ExitCode:
-    """Dispatch, export and print the summary; shared by ``run`` and ``demo``."""
+    """Run the operation, print its summary; shared by ``run`` and ``demo``."""
     from dispatcher.commands.progress import render_summary
-    from dispatcher.ledger import Ledger, LedgerError, LedgerLocked
-    from dispatcher.profilecache import ProfileCacheError
-    from dispatcher.report import export_results
-    from dispatcher.runner import run_campaign
+    from dispatcher.commands.validate import render_validation
+    from dispatcher.operations.errors import CampaignInvalid, OperationRefused
+    from dispatcher.operations.run import RunHooks, run_campaign
 
+    hooks = RunHooks(on_start=progress.start, on_outcome=progress.advance,
+                     on_pacer=progress.watch_pacer) if progress else RunHooks()
     try:
         with progress or contextlib.nullcontext():
-            summary = run_campaign(
-                campaign, settings=settings, ledger_path=ledger_path, options=options,
-                on_start=progress.start if progress else None,
-                on_outcome=progress.advance if progress else None,
-                pacer_stats=progress.watch_pacer if progress else None,
-                profile_cache=profile_cache,
-            )
-    except LedgerLocked as exc:
-        abort(str(exc), ExitCode.LOCKED)
-    except LedgerError as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
-    except ProfileCacheError as exc:
-        abort(f"{exc}. Nothing was sent", ExitCode.CONFIG_ERROR)
-    with Ledger.open(ledger_path) as opened:
-        paths = export_results(campaign.input_frame(), opened, summary.campaign_id,
-                               export_dir or ledger_path.parent)
-    render_summary(summary, paths, json_output=json_output)
+            result = run_campaign(source, settings=settings, ledger_path=ledger_path,
+                                  options=options, hooks=hooks)
+    except CampaignInvalid as exc:
+        render_validation(exc.campaign, max_problems=20)
+        refused(exc)
+    except OperationRefused as exc:
+        refused(exc)
+    render_summary(result, result.exports, json_output=json_output)
     if metrics_file is not None:
         from dispatcher.commands._metrics import leave_metrics
 
-        leave_metrics(ledger_path, summary.campaign_id, metrics_file)
-    return summary.exit_code
+        leave_metrics(ledger_path, result.campaign_id, metrics_file)
+    return result.exit_code

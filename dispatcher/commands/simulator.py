@@ -106,6 +106,7 @@ def command(
     ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
 ) -> None:
+    # Long: one typer.Option per flag (they are the command's --help); the body is short.
     """Serve a simulated IO API (profiles, messages, status, subscriptions feed) on loopback.
 
     The default key is 'demo-key' (ente 'demo', service 'demo-service') with every

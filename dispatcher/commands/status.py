@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console
+from dispatcher.commands._output import abort, console, err_console, refused
 from dispatcher.vocabulary import FINAL_STATUSES, ExitCode, MessageStatus
 
 if TYPE_CHECKING:
-    from dispatcher.followup import StatusSummary
     from dispatcher.ledger import StatusObservation
+    from dispatcher.operations.status import StatusResult
 
 
 def resolve_ledger(path: Path) -> Path:
@@ -78,9 +78,8 @@ def command(
     Re-runnable from cron: final messages (PROCESSED, REJECTED, FAILED) are never asked about
     again, and messages past --horizon are given up. Nothing is ever sent or resent.
     """
-    from dispatcher.followup import StatusOptions, check_statuses
-    from dispatcher.ledger import LedgerError, LedgerLocked
-    from dispatcher.logs import configure_logging
+    from dispatcher.operations.errors import OperationRefused
+    from dispatcher.operations.status import StatusOptions, check_statuses
     from dispatcher.settings import ConfigError, load_settings
 
     try:
@@ -88,9 +87,6 @@ def command(
         settings.require_api_key()
     except ConfigError as exc:
         abort(str(exc), ExitCode.CONFIG_ERROR)
-    interactive = err_console.is_terminal
-    configure_logging(json=None if interactive else False, secrets=(settings.api_key.reveal(),),
-                      level=30 if interactive else 20)
     options = StatusOptions(
         min_age_s=_duration(min_age) if min_age else (60.0 if watch else 30 * 60.0),
         horizon_s=_duration(horizon), follow_reads=follow_reads,
@@ -99,7 +95,7 @@ def command(
     ledger_path = resolve_ledger(ledger)
     deadline = time.monotonic() + _duration(timeout)
     try:
-        with _WatchDisplay(watch and interactive) as display:
+        with _WatchDisplay(watch and err_console.is_terminal) as display:
             while True:
                 summary = check_statuses(
                     settings=settings, ledger_path=ledger_path, campaign_id=campaign,
@@ -112,10 +108,8 @@ def command(
                     summary = _timed_out(summary)
                     break
                 time.sleep(min(_duration(interval), max(0.0, deadline - time.monotonic())))
-    except LedgerLocked as exc:
-        abort(str(exc), ExitCode.LOCKED)
-    except LedgerError as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
+    except OperationRefused as exc:
+        refused(exc)
     render_status(summary, json_output=json_output)
     if metrics_file is not None:
         from dispatcher.commands._metrics import leave_metrics
@@ -124,7 +118,7 @@ def command(
     raise typer.Exit(int(summary.exit_code))
 
 
-def _timed_out(summary: StatusSummary) -> StatusSummary:
+def _timed_out(summary: StatusResult) -> StatusResult:
     from dataclasses import replace
 
     return replace(summary, stopped=f"--timeout reached with {summary.open_after} open")
@@ -157,7 +151,7 @@ class _WatchDisplay:
         if self._progress is not None and self._task is not None and observation.is_final:
             self._progress.advance(self._task)
 
-    def show(self, summary: StatusSummary) -> None:
+    def show(self, summary: StatusResult) -> None:
         if self._progress is None:
             return
         sent = sum(summary.counts.values())
@@ -169,7 +163,7 @@ class _WatchDisplay:
             self._progress.update(self._task, total=sent, completed=final, note=note)
 
 
-def render_status(summary: StatusSummary, *, json_output: bool) -> None:
+def render_status(summary: StatusResult, *, json_output: bool) -> None:
     """Counts by IO status, what was asked, and what stays open."""
     plan = summary.plan
     if json_output:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console
+from dispatcher.commands._output import abort, console, refused
 from dispatcher.vocabulary import ExitCode
 
 
@@ -42,26 +42,29 @@ def command(
     delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
+    # Long: one typer.Option per flag (they are the command's --help); the body is short.
     """Send chosen rows of FILE, rendered exactly as for the citizens, to test recipients.
 
     Recorded in the ledger as test sends of this file and template (never as campaign rows);
     `run --require-test` refuses to start until one of them was accepted by IO.
     """
     from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
-    from dispatcher.ledger import LedgerError, LedgerLocked
-    from dispatcher.logs import configure_logging
+    from dispatcher.operations.errors import OperationRefused
+    from dispatcher.operations.test_send import (
+        TestSendError,
+        parse_recipients,
+        pick_rows,
+        send_tests,
+    )
     from dispatcher.paths import default_ledger_path
     from dispatcher.privacy import mask_fiscal_code
     from dispatcher.settings import ConfigError, load_settings
-    from dispatcher.testsend import TestSendError, parse_recipients, pick_rows, send_tests
 
     try:
         settings = load_settings(config_file=config)
         settings.require_api_key()
     except ConfigError as exc:
         abort(str(exc), ExitCode.CONFIG_ERROR)
-    configure_logging(json=None if err_console.is_terminal else False,
-                      secrets=(settings.api_key.reveal(),), level=30)
     try:
         recipients = parse_recipients(to)
         campaign = load_campaign(
@@ -75,10 +78,8 @@ def command(
     try:
         summary = send_tests(campaign, settings=settings, ledger_path=ledger_path,
                              recipients=recipients, rows=chosen)
-    except LedgerLocked as exc:
-        abort(str(exc), ExitCode.LOCKED)
-    except LedgerError as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
+    except OperationRefused as exc:
+        refused(exc)
     if json_output:
         console.print_json(json.dumps({
             "sends": [
@@ -88,7 +89,10 @@ def command(
                 for s in summary.sends
             ],
             "all_sent": summary.all_sent,
+            "recovered_ambiguous": summary.recovered,
             "fatal": summary.fatal,
+            "stopped": summary.stopped,
+            "exit_code": int(summary.exit_code),
             "ledger": str(ledger_path),
         }))
     else:
@@ -102,10 +106,12 @@ def command(
                           s.message_id or s.detail or "")
         console.print(table)
         if summary.all_sent:
+            flag = f" -t {template}" if template else ""
             console.print("Check the messages (the test citizen's copy arrives by e-mail), then "
-                          f"run: dispatcher run {file} --require-test")
-        if summary.fatal:
-            console.print(f"[red]{summary.fatal}[/]")
-    if summary.fatal:
-        raise typer.Exit(int(ExitCode.CONFIG_ERROR))
-    raise typer.Exit(int(ExitCode.OK if summary.all_sent else ExitCode.INCOMPLETE))
+                          f"run: dispatcher run {file}{flag} --require-test", markup=False)
+        if summary.recovered:
+            console.print(f"[yellow]{summary.recovered} earlier test send(s) were in flight "
+                          "when a process stopped: recorded as ambiguous.[/]")
+        if summary.fatal or summary.stopped:
+            console.print(f"[red]{summary.fatal or summary.stopped}[/]")
+    raise typer.Exit(int(summary.exit_code))

@@ -73,41 +73,44 @@ def render_validation(
 
 
 def _render_preview(row: CampaignRow | None, out: Console) -> None:
-    if row is None or row.payload is None:
+    if row is None or row.message is None:
         out.print("\nNo valid row to preview.", markup=False)
         return
     from dispatcher.campaign.values import euro_text
 
-    content = row.payload["content"]
+    message = row.message
+    content = message.content
     out.print(f"\nPreview of row {row.row} (the first valid row):", markup=False)
     out.print(f"  to        {mask_fiscal_code(row.fiscal_code)}", markup=False)
-    out.print(f"  subject   {mask_fiscal_codes_in(content['subject'])}", markup=False)
-    if "due_date" in content:
-        local = datetime.fromisoformat(content["due_date"]).astimezone(ZoneInfo("Europe/Rome"))
-        out.print(f"  due date  {content['due_date']} "
+    out.print(f"  subject   {mask_fiscal_codes_in(content.subject)}", markup=False)
+    if content.due_date is not None:
+        local = datetime.fromisoformat(content.due_date).astimezone(ZoneInfo("Europe/Rome"))
+        out.print(f"  due date  {content.due_date} "
                   f"({local:%d/%m/%Y %H:%M} in Italy)", markup=False)
-    payment = content.get("payment_data")
-    if payment:
-        payee = payment.get("payee", {}).get("fiscal_code", "the service's organisation")
-        after = " · invalid after due date" if payment.get("invalid_after_due_date") else ""
-        out.print(f"  payment   {euro_text(payment['amount'])} · notice "
-                  f"{payment['notice_number']} · payee {payee}{after}", markup=False)
-    if "third_party_data" in content:
-        out.print(f"  remote    {json.dumps(content['third_party_data'])}", markup=False)
+    payment = content.payment_data
+    if payment is not None:
+        payee = payment.payee_fiscal_code or "the service's organisation"
+        after = " · invalid after due date" if payment.invalid_after_due_date else ""
+        out.print(f"  payment   {euro_text(payment.amount)} · notice "
+                  f"{payment.notice_number} · payee {payee}{after}", markup=False)
+    body = message.body()
+    if "third_party_data" in body["content"]:
+        out.print(f"  remote    {json.dumps(body['content']['third_party_data'])}", markup=False)
     for key in ("feature_level_type", "time_to_live"):
-        if key in row.payload:
-            out.print(f"  {key}  {row.payload[key]}", markup=False)
+        if key in body:
+            out.print(f"  {key}  {body[key]}", markup=False)
     out.print("  ─── markdown ───", markup=False)
-    for line in mask_fiscal_codes_in(content["markdown"]).split("\n"):
+    for line in mask_fiscal_codes_in(content.markdown).split("\n"):
         out.print(f"  {line}", markup=False)
 
 
 def _summary(campaign: Campaign, max_problems: int) -> dict[str, Any]:
     preview = campaign.preview()
     payload = None
-    if preview is not None and preview.payload is not None:
-        content = preview.payload["content"]
-        payload = {**preview.payload, "fiscal_code": mask_fiscal_code(preview.fiscal_code),
+    if preview is not None and preview.message is not None:
+        body = preview.message.body()
+        content = body["content"]
+        payload = {**body, "fiscal_code": mask_fiscal_code(preview.fiscal_code),
                    "content": {**content,
                                "subject": mask_fiscal_codes_in(content["subject"]),
                                "markdown": mask_fiscal_codes_in(content["markdown"])}}

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import anyio
 import httpx
+import orjson
 import structlog
 
 from dispatcher import __version__
@@ -54,6 +55,7 @@ from dispatcher.ioapi.retry import (
     RetryPolicy,
     retry_decision,
 )
+from dispatcher.message import OutgoingMessage
 from dispatcher.pacing import Pacer
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
@@ -188,25 +190,23 @@ class Client:
     async def check_profile(self, fiscal_code: str) -> ProfileAnswer:
         """``POST /profiles``: may this service write to the citizen? Retried freely."""
         final = await self._call(
-            "profile", "POST", "/profiles", {"fiscal_code": fiscal_code},
+            "profile", "POST", "/profiles", orjson.dumps({"fiscal_code": fiscal_code}),
             idempotent=True, fiscal_code=fiscal_code,
         )
         return profile_answer(final)
 
     async def submit_message(
-        self, payload: dict[str, Any], *, wire: WireState | None = None
+        self, message: OutgoingMessage, *, wire: WireState | None = None
     ) -> SubmitAnswer:
-        """``POST /messages`` with the fiscal code in ``payload``.
+        """``POST /messages`` of ``message`` (its recipient goes in the body).
 
         Retried only when provably not stored: not sent, 429, a backend 5xx ProblemJson.
         Anything that may have reached IO comes back ``ambiguous`` after one attempt.
         ``wire`` tells a caller that is cancelled mid-call whether bytes may have left.
         """
-        fiscal_code = payload.get("fiscal_code")
         final = await self._call(
-            "submit", "POST", "/messages", payload,
-            idempotent=False, fiscal_code=fiscal_code if isinstance(fiscal_code, str) else None,
-            wire=wire,
+            "submit", "POST", "/messages", message.to_json(),
+            idempotent=False, fiscal_code=message.fiscal_code, wire=wire,
         )
         return submit_answer(final)
 
@@ -242,7 +242,7 @@ class Client:
         operation: str,
         method: str,
         path: str,
-        body: dict[str, Any] | None,
+        body: bytes | None,
         *,
         idempotent: bool,
         fiscal_code: str | None = None,
@@ -304,11 +304,12 @@ class Client:
         http: httpx.AsyncClient,
         method: str,
         path: str,
-        body: dict[str, Any] | None,
+        body: bytes | None,
         admitted_at: float,
     ) -> Success | IOApiError:
         """One request: sent under the deadline, classified, reported to the Pacer."""
-        request = http.build_request(method, path, json=body)
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        request = http.build_request(method, path, content=body, headers=headers)
         try:
             with map_transport_errors(secrets=self._secrets), anyio.fail_after(
                 self._total_timeout

@@ -19,7 +19,7 @@ from types import ModuleType
 
 import pytest
 
-from dispatcher.ledger import Ledger
+from dispatcher.ledger import Ledger, TimelineSample
 from dispatcher.report.charts import CURRENT_COLOR, REQUESTS_COLOR, TARGET_COLOR, THROTTLED_COLOR
 from dispatcher.report.html import OUTCOME_COLORS
 from dispatcher.vocabulary import RowState
@@ -61,14 +61,14 @@ def _fabricated_run(ledger_path: Path) -> int:
         elif current < 40.0:
             current = min(40.0, current + 1.0)
         requests = round(current) if second != 8 else 0  # the retry-after pause
-        timeline.append((start + second, requests, throttled, 40.0, current))
+        timeline.append(TimelineSample(start + second, requests, throttled, 40.0, current))
     with Ledger.open(ledger_path) as ledger:
-        campaign = ledger.latest_campaign()
+        campaign = ledger.campaigns.latest()
         assert campaign is not None
-        run_id = ledger.begin_run(campaign.campaign_id, rate="200/5s")
-        ledger.finish_run(run_id, requests=sum(t[1] for t in timeline),
-                          throttled=sum(t[2] for t in timeline), stopped_reason=None,
-                          exit_code=0, timeline=timeline)
+        run_id = ledger.runs.begin(campaign.campaign_id, rate="200/5s")
+        ledger.runs.finish(run_id, requests=sum(t.requests for t in timeline),
+                           throttled=sum(t.throttled for t in timeline), stopped_reason=None,
+                           exit_code=0, timeline=timeline)
     with sqlite3.connect(ledger_path) as db:  # its start and end, as its seconds say
         db.execute("UPDATE runs SET started_at=?, finished_at=? WHERE run_id=?",
                    (start, start + len(timeline), run_id))

@@ -64,11 +64,11 @@ def test_rows_are_every_data_row_in_order_and_repeatable(load) -> None:
         InputVerdict.VALID, InputVerdict.INVALID, InputVerdict.VALID,
     ]
     for item in first:
-        assert (item.payload is not None) is (item.state is InputVerdict.VALID)
+        assert (item.message is not None) is (item.state is InputVerdict.VALID)
         assert (item.content_hash is not None) is (item.state is InputVerdict.VALID)
     assert first[1].fiscal_code == "RSSMRA80A01H501X"
     assert first[5].fiscal_code == ""
-    assert first[0].payload["fiscal_code"] == CF1  # type: ignore[index]
+    assert first[0].message.body()["fiscal_code"] == CF1  # type: ignore[index]
 
 
 def test_invalid_row_keeps_its_cell_normalised_when_possible(load) -> None:

@@ -14,7 +14,6 @@ import yaml
 from campaign_helpers import CF1, CF2, FIXTURES, MARKDOWN, NOW, SPEC_DIR, SUBJECT, row, rows_csv
 
 from dispatcher.campaign import CampaignOptions, load_campaign
-from dispatcher.campaign.render import content_hash
 from dispatcher.vocabulary import InputVerdict
 
 SPECS = {
@@ -116,7 +115,7 @@ FULL_ROW = row(CF1, SUBJECT + " 📅", MARKDOWN, "1250", "001234567890123456", "
 
 
 def test_a_row_with_every_field_renders_the_documented_shape(load) -> None:
-    payload = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().payload
+    payload = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().message.body()
     assert payload == {
         "fiscal_code": CF1,
         "time_to_live": 7200,
@@ -141,15 +140,15 @@ def test_a_row_with_every_field_renders_the_documented_shape(load) -> None:
 
 @pytest.mark.io_spec
 def test_payloads_validate_against_the_official_new_message_schema(load, spec) -> None:
-    full = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().payload
-    minimal = load(rows_csv(row())).preview().payload
+    full = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().message.body()
+    minimal = load(rows_csv(row())).preview().message.body()
     for payload in (full, minimal):
         spec.validate(payload)
 
 
 @pytest.mark.io_spec
 def test_the_schema_check_is_strict_enough_to_catch_mistakes(load, spec) -> None:
-    good = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().payload
+    good = load(rows_csv(FULL_ROW, header=FULL_HEADER)).preview().message.body()
     mistakes = [
         ("content", "subject", "too short"),
         ("content", "subject", "x" * 119 + "📅"),  # 120 code points, 121 UTF-16 units
@@ -179,7 +178,7 @@ def test_every_valid_fixture_row_validates(csv_name: str, template: str | None, 
     valid = [r for r in campaign.rows() if r.state is InputVerdict.VALID]
     assert valid
     for item in valid:
-        spec.validate(item.payload)
+        spec.validate(item.message.body())
 
 
 def test_content_hash_is_of_the_body_without_the_fiscal_code(load) -> None:
@@ -187,8 +186,9 @@ def test_content_hash_is_of_the_body_without_the_fiscal_code(load) -> None:
     first, second, third = list(campaign.rows())
     assert first.content_hash == second.content_hash  # same content, another person
     assert third.state is InputVerdict.DUPLICATE and third.content_hash is None
-    body = {k: v for k, v in first.payload.items() if k != "fiscal_code"}  # type: ignore[union-attr]
+    body = {k: v for k, v in first.message.body().items() if k != "fiscal_code"}  # type: ignore[union-attr]
     canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    assert first.content_hash == hashlib.sha256(canonical).hexdigest() == content_hash(body)
+    assert first.content_hash == hashlib.sha256(canonical).hexdigest()
+    assert first.message.stored() == canonical  # type: ignore[union-attr]
     other = load(rows_csv(row(CF1, SUBJECT + "!"))).preview()
     assert other.content_hash != first.content_hash  # type: ignore[union-attr]

@@ -31,7 +31,7 @@ def test_windows_1252_file_is_detected_transcoded_and_announced() -> None:
     frame = campaign.input_frame()
     assert frame.columns[:4] == ["row", "codice_fiscale", "nome", "cognome"]
     assert frame.get_column("cognome").to_list() == ["D’Angelo", "Cantù", "Perché"]
-    markdown = campaign.preview().payload["content"]["markdown"]  # type: ignore[union-attr]
+    markdown = campaign.preview().message.body()["content"]["markdown"]  # type: ignore[union-attr]
     assert "Niccolò D’Angelo" in markdown and "Forlì" in markdown
 
 
@@ -57,7 +57,7 @@ def test_semicolon_file_with_bom_and_italian_headers() -> None:
     ]
     rows = list(campaign.rows())
     assert [r.state for r in rows] == [InputVerdict.VALID, InputVerdict.VALID]
-    payments = [r.payload["content"]["payment_data"] for r in rows]  # type: ignore[index]
+    payments = [r.message.body()["content"]["payment_data"] for r in rows]  # type: ignore[index]
     assert [p["notice_number"] for p in payments] == ["001234567890123456", "000000000000000001"]
     assert rows[1].fiscal_code == "RSSMRC48P03H501D"  # " rsSMRC48P03H501D " normalised
 
@@ -68,7 +68,7 @@ def test_crlf_quoted_newlines_and_trailing_empty_columns() -> None:
     first, second = list(campaign.rows())
     # the quoted text spans five lines of the file, but it is one row (as in Excel)
     assert (first.row, second.row) == (2, 3)
-    markdown = first.payload["content"]["markdown"]  # type: ignore[index]
+    markdown = first.message.body()["content"]["markdown"]  # type: ignore[index]
     assert markdown.startswith('Gentile contribuente,\nle scriviamo per ricordarle la "scadenza"')
     assert "\r" not in markdown
 
@@ -124,7 +124,7 @@ def test_excel_rows_keep_sheet_numbers_text_and_dates(workbook: Path) -> None:
     assert campaign.kind == "excel"
     rows = {r.row: r for r in campaign.rows()}
     assert sorted(rows) == [4, 6]  # the sheet's own row numbers; the blank row 5 is skipped
-    content = rows[4].payload["content"]  # type: ignore[index]
+    content = rows[4].message.body()["content"]  # type: ignore[index]
     assert content["payment_data"]["notice_number"] == "001234567890123456"  # text cell
     # an Excel date is midnight: read as the date, i.e. the end of that day in Italy
     assert content["due_date"] == "2027-01-31T22:59:59.000Z"

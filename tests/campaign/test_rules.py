@@ -82,7 +82,7 @@ def test_payment_rules_in_cents(load, line: str, expected: list[str]) -> None:
 )
 def test_euro_amounts_convert_exactly(load, amount: str, cents: int) -> None:
     campaign = load(rows_csv(pay(f'"{amount}"'), header=PAY), amount_unit="euro")
-    payload = campaign.preview().payload  # type: ignore[union-attr]
+    payload = campaign.preview().message.body()  # type: ignore[union-attr]
     assert payload["content"]["payment_data"]["amount"] == cents
 
 
@@ -118,7 +118,7 @@ def test_due_dates(load, value: str, expected: list[str], iso: str | None) -> No
     assert codes_by_row(campaign).get(2, []) == expected
     rows = list(campaign.rows())
     if iso is not None:
-        assert rows[0].payload["content"]["due_date"] == iso  # type: ignore[index]
+        assert rows[0].message.body()["content"]["due_date"] == iso  # type: ignore[index]
 
 
 OPTIONAL = ("fiscal_code,subject,markdown,payee_fiscal_code,invalid_after_due_date,"
@@ -157,7 +157,7 @@ def test_optional_fields(load, line: str, expected: list[str]) -> None:
                           ("vero", True), ("NO", False), ("falso", False), ("0", False)])
 def test_booleans_accept_italian_and_english(load, word: str, value: bool) -> None:
     campaign = load(rows_csv(optional(invalid_after=word), header=OPTIONAL))
-    payment = campaign.preview().payload["content"]["payment_data"]  # type: ignore[union-attr]
+    payment = campaign.preview().message.body()["content"]["payment_data"]  # type: ignore[union-attr]
     assert payment["invalid_after_due_date"] is value
 
 
@@ -189,7 +189,7 @@ def test_duplicates_first_valid_row_wins_and_are_not_errors(load) -> None:
     assert [r.state for r in rows] == [InputVerdict.VALID, InputVerdict.VALID,
                                        InputVerdict.DUPLICATE, InputVerdict.DUPLICATE]
     assert [r.duplicate_of for r in rows] == [None, None, 2, 2]
-    assert rows[2].payload is None and rows[2].content_hash is None
+    assert rows[2].message is None and rows[2].content_hash is None
     assert campaign.duplicate_count == 2 and not campaign.has_errors
     duplicate = rows[2].problems[-1]
     assert (duplicate.code, duplicate.severity) == (ProblemCode.DUPLICATE, Severity.NOTICE)

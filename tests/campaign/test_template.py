@@ -23,7 +23,7 @@ def test_helpers_format_money_and_dates_the_italian_way(load) -> None:
                  header="cf,nome,importo,numero_avviso,data_scadenza"),
         template=toml(markdown=markdown),
     )
-    text = campaign.preview().payload["content"]["markdown"]  # type: ignore[union-attr]
+    text = campaign.preview().message.body()["content"]["markdown"]  # type: ignore[union-attr]
     assert text == ("Importo € 1.234,56; scadenza 01/03/2027 (1 marzo 2027, ore 09:05); "
                     "MARIO mario Mario.")
 
@@ -32,7 +32,7 @@ def test_markdown_template_with_front_matter_keeps_io_cta_block() -> None:
     campaign = load_campaign(FIXTURES / "windows1252.csv",
                              template=FIXTURES / "template_tari.md",
                              options=CampaignOptions(now=NOW))
-    content = campaign.preview().payload["content"]  # type: ignore[union-attr]
+    content = campaign.preview().message.body()["content"]  # type: ignore[union-attr]
     assert content["markdown"].startswith("---\nit:\n  cta_1:")
     assert "Gentile Niccolò D’Angelo," in content["markdown"]
     # the .md template declares euros: 12550 in the file is € 12.550,00
@@ -46,7 +46,7 @@ def test_a_cell_overrides_the_template_and_an_empty_cell_falls_back(load) -> Non
                  header="fiscal_code,nome,oggetto"),
         template=toml(),
     )
-    subjects = [r.payload["content"]["subject"] for r in campaign.rows()]  # type: ignore[index]
+    subjects = [r.message.body()["content"]["subject"] for r in campaign.rows()]  # type: ignore[index]
     assert subjects == ["Oggetto scritto nella riga", "Avviso TARI per il 2027"]
 
 
@@ -72,7 +72,7 @@ def test_a_placeholder_may_name_the_subject_column(load) -> None:
         template=toml(subject="Documento: {titolo}",
                       markdown=BODY + " Documento: {titolo|maiuscolo}."),
     )
-    first = campaign.preview().payload["content"]  # type: ignore[union-attr]
+    first = campaign.preview().message.body()["content"]  # type: ignore[union-attr]
     assert first["subject"] == "Certificato di residenza"  # the cell wins over the template
     assert first["markdown"].endswith("Documento: CERTIFICATO DI RESIDENZA.")
     assert codes_by_row(campaign) == {3: ["placeholder_empty"]}
@@ -89,7 +89,7 @@ def test_missing_placeholder_does_not_matter_where_the_cell_wins(load) -> None:
 def test_literal_braces(load) -> None:
     campaign = load(rows_csv(f"{CF1},Mario", header="fiscal_code,nome"),
                     template=toml(markdown=BODY + ' Dati: {{"a": 1}} e }}.'))
-    text = campaign.preview().payload["content"]["markdown"]  # type: ignore[union-attr]
+    text = campaign.preview().message.body()["content"]["markdown"]  # type: ignore[union-attr]
     assert text.endswith('Dati: {"a": 1} e }.')
 
 
@@ -145,21 +145,21 @@ def test_typed_toml_defaults_and_option_overrides(load) -> None:
                           "importo = '12,50'\nnumero_avviso = '301234567890123456'")
     campaign = load(rows_csv(f"{CF1},Mario", f"{CF2},Anna", header="fiscal_code,nome"),
                     template=template)
-    payload = campaign.preview().payload
+    payload = campaign.preview().message.body()
     assert payload["time_to_live"] == 7200  # type: ignore[index]
     assert payload["content"]["due_date"] == "2027-01-31T22:59:59.000Z"  # type: ignore[index]
     assert payload["content"]["payment_data"] == {  # type: ignore[index]
         "amount": 1250, "notice_number": "301234567890123456", "invalid_after_due_date": True}
     overridden = load(rows_csv(f"{CF1},Mario", header="fiscal_code,nome"), template=template,
                       amount_unit="cents", defaults={"importo": "999"})
-    assert overridden.preview().payload["content"]["payment_data"]["amount"] == 999  # type: ignore[index]
+    assert overridden.preview().message.body()["content"]["payment_data"]["amount"] == 999  # type: ignore[index]
 
 
 def test_row_values_win_over_defaults(load) -> None:
     template = toml(extra="[defaults]\nfeature_level_type = 'STANDARD'")
     campaign = load(rows_csv(f"{CF1},Mario,ADVANCED", f"{CF2},Anna,",
                              header="fiscal_code,nome,feature_level_type"), template=template)
-    levels = [r.payload["feature_level_type"] for r in campaign.rows()]  # type: ignore[index]
+    levels = [r.message.body()["feature_level_type"] for r in campaign.rows()]  # type: ignore[index]
     assert levels == ["ADVANCED", "STANDARD"]
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
+from dispatcher.clock import FakeClock
 from dispatcher.ioapi import Client, RetryPolicy
-from dispatcher.pacing import FakeClock, Pacer
+from dispatcher.pacing import Pacer
 from dispatcher.settings import RateSpec
 
 KEY = "k3y-THAT-must-NEVER-leak-0123456789"

@@ -26,6 +26,7 @@ from ioapi_helpers import (
     problem,
 )
 
+from dispatcher.clock import FakeClock
 from dispatcher.ioapi import (
     Client,
     ErrorRateBreaker,
@@ -34,13 +35,15 @@ from dispatcher.ioapi import (
     MessageKind,
     RetryBudget,
 )
-from dispatcher.pacing import FakeClock, Pacer
+from dispatcher.message import OutgoingMessage
+from dispatcher.pacing import Pacer
 from dispatcher.settings import ConfigError, RateSpec, Secret, Settings
 from dispatcher.vocabulary import ProfileKind, SubmitKind
 
 pytestmark = pytest.mark.anyio
 
 PAYLOAD = {"fiscal_code": FC, "content": {"subject": "Avviso di test", "markdown": "x" * 80}}
+MESSAGE = OutgoingMessage.from_body(FC, PAYLOAD)
 CREATED = httpx.Response(201, json={"id": MESSAGE_ID},
                          headers={"location": f"/api/v1/messages/{FC}/{MESSAGE_ID}"})
 ALLOWED = httpx.Response(200, json={"sender_allowed": True, "preferred_languages": ["it_IT"]})
@@ -110,7 +113,7 @@ async def test_a_rejection_keeps_the_problem_title_and_detail() -> None:
 async def test_a_201_is_sent_with_its_message_id_and_location() -> None:
     script = Script(CREATED)
     async with client_for(script) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
     assert (result.kind, result.message_id, result.http_status) == (
         SubmitKind.SENT, MESSAGE_ID, 201)
     assert result.location == f"/api/v1/messages/{FC}/{MESSAGE_ID}"
@@ -122,7 +125,7 @@ async def test_a_201_is_sent_with_its_message_id_and_location() -> None:
 async def test_the_message_id_falls_back_to_the_location_header() -> None:
     script = Script(httpx.Response(201, headers={"location": f"/api/v1/messages/{FC}/ABC"}))
     async with client_for(script) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
     assert (result.kind, result.message_id) == (SubmitKind.SENT, "ABC")
 
 
@@ -137,7 +140,7 @@ async def test_the_message_id_falls_back_to_the_location_header() -> None:
 async def test_a_permanent_4xx_rejects_the_submit_once(answer: httpx.Response) -> None:
     script = Script(answer, CREATED)
     async with client_for(script) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
     assert result.kind is SubmitKind.REJECTED and result.detail
     assert script.call_count == 1
 
@@ -148,7 +151,7 @@ async def test_a_submit_that_may_have_reached_io_is_ambiguous_and_never_resent(
 ) -> None:
     script = Script(lost, CREATED)
     async with client_for(script) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
         stats = client.statistics()
     assert result.kind is SubmitKind.AMBIGUOUS
     assert script.call_count == 1
@@ -181,14 +184,14 @@ async def test_reads_are_retried_after_a_lost_answer(lost: Step) -> None:
 async def test_a_submit_is_retried_when_it_provably_was_not_stored(first: Step) -> None:
     script = Script(first, CREATED)
     async with client_for(script) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
     assert (result.kind, result.attempts, script.call_count) == (SubmitKind.SENT, 2, 2)
 
 
 async def test_retry_safe_errors_end_as_failed_when_attempts_run_out() -> None:
     script = Script(httpx.ConnectError("connection refused"))
     async with client_for(script, retry=no_jitter(attempts=3)) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
         stats = client.statistics()
     assert result.kind is SubmitKind.FAILED
     assert script.call_count == result.attempts == 3
@@ -224,7 +227,7 @@ async def test_a_429_closes_the_pacers_gate_for_the_hint_and_is_not_an_attempt()
 
     pacer = Pacer(RateSpec(10_000, 1), clock=clock)
     async with client_for(Script(answer), pacer=pacer, retry=no_jitter(attempts=1)) as client:
-        result = await client.submit_message(PAYLOAD)
+        result = await client.submit_message(MESSAGE)
     assert (result.kind, result.attempts) == (SubmitKind.SENT, 4)
     assert all(b - a >= 3.0 for a, b in pairwise(seen))
     stats = pacer.statistics()
@@ -275,7 +278,7 @@ async def test_the_breaker_stops_the_run_before_anything_more_is_sent() -> None:
     async with client_for(script, **options) as client:
         assert (await client.check_profile(FC)).kind is ProfileKind.FAILED  # 3 errors
         with pytest.raises(ErrorRateExceeded) as caught:
-            await client.submit_message(PAYLOAD)  # error 4 opens it: the retry is not sent
+            await client.submit_message(MESSAGE)  # error 4 opens it: the retry is not sent
         sent = script.call_count
         with pytest.raises(ErrorRateExceeded):
             await client.get_message(FC, MESSAGE_ID)
@@ -349,7 +352,7 @@ async def test_an_answer_slower_than_the_total_deadline_is_lost() -> None:
 
     submit, read = Script(slow), Script(slow, ALLOWED)
     async with client_for(submit, total_timeout=0.05) as client:
-        assert (await client.submit_message(PAYLOAD)).kind is SubmitKind.AMBIGUOUS
+        assert (await client.submit_message(MESSAGE)).kind is SubmitKind.AMBIGUOUS
     async with client_for(read, total_timeout=0.05) as client:
         assert (await client.check_profile(FC)).kind is ProfileKind.ALLOWED
     assert (submit.call_count, read.call_count) == (1, 2)
@@ -367,8 +370,8 @@ async def test_the_key_and_fiscal_codes_stay_out_of_logs_answers_and_errors() ->
         async with client_for(script, breaker=breaker) as client:
             answers: list[object] = [
                 await client.get_message(FC, MESSAGE_ID),
-                await client.submit_message(PAYLOAD),
-                await client.submit_message(PAYLOAD),
+                await client.submit_message(MESSAGE),
+                await client.submit_message(MESSAGE),
             ]
             with pytest.raises(ErrorRateExceeded) as caught:
                 await client.check_profile(FC)

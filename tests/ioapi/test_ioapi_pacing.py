@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 from ioapi_helpers import FC
-from test_pacing import run_virtual
+from virtual_time import run_virtual
 
 from dispatcher.ioapi import Client
 from dispatcher.pacing import Pacer

@@ -18,7 +18,7 @@ from dispatcher.simulator import (
     SimulatorConfig,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "sample_data" / "tari_2027.toml"
 
 

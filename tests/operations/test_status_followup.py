@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from enginetools import GENERATE, TEMPLATE, cli_env, fast_config, run_cli
 
-from dispatcher.campaign import load_campaign
-from dispatcher.followup import StatusOptions, check_statuses
-from dispatcher.ledger import Ledger, LedgerError
-from dispatcher.runner import RunOptions, run_campaign
+from dispatcher.campaign import CampaignSource
+from dispatcher.ledger import Ledger
+from dispatcher.operations.errors import OperationRefused
+from dispatcher.operations.run import RunOptions, run_campaign
+from dispatcher.operations.status import StatusOptions, check_statuses
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, PopulationConfig, running_simulator
 from dispatcher.vocabulary import ExitCode, RowState
@@ -59,14 +60,14 @@ def test_status_records_processed_and_rejected_exactly_for_withdrawn_consent(
     tmp_path: Path, slow_processing
 ) -> None:
     sim = slow_processing
-    campaign = load_campaign(_premium_campaign(tmp_path / "c.csv", 60), template=TEMPLATE)
+    campaign = CampaignSource(_premium_campaign(tmp_path / "c.csv", 60), TEMPLATE)
     ledger_path = tmp_path / "run" / "ledger.sqlite"
     summary = run_campaign(campaign, settings=_settings(sim.base_url), ledger_path=ledger_path,
                            options=RunOptions())
     assert summary.counts[RowState.SENT] == 60
 
     with Ledger.open(ledger_path) as ledger:
-        sent = {r.row: r for r in ledger.rows(summary.campaign_id)}
+        sent = {r.row: r for r in ledger.rows.all(summary.campaign_id)}
     rows = sorted(sent)
     withdrawn = {rows[1], rows[7], rows[30]}  # profile checked OK, consent withdrawn now
     for row in withdrawn:
@@ -89,8 +90,8 @@ def test_status_records_processed_and_rejected_exactly_for_withdrawn_consent(
     assert second.counts == {"PROCESSED": 57, "REJECTED": 3}
     assert second.exit_code is ExitCode.OK  # REJECTED is IO's verdict, not a failed check
     with Ledger.open(ledger_path) as ledger:
-        statuses = ledger.message_statuses(summary.campaign_id)
-        history = ledger.status_checks(summary.campaign_id, rows[1])
+        statuses = ledger.statuses.latest(summary.campaign_id)
+        history = ledger.statuses.checks(summary.campaign_id, rows[1])
     assert {r for r, s in statuses.items() if s.status == "REJECTED"} == withdrawn
     for row, status in statuses.items():
         advanced = (row - rows[0]) % 3 == 0
@@ -102,7 +103,7 @@ def test_status_records_processed_and_rejected_exactly_for_withdrawn_consent(
         assert status.message_id == sent[row].message_id
         assert status.final and status.checks == 2
     assert (statuses[paid].read_status, statuses[paid].payment_status) == ("READ", "PAID")
-    assert [h[1] for h in history] == ["ACCEPTED", "REJECTED"]  # the history is kept
+    assert [h.status for h in history] == ["ACCEPTED", "REJECTED"]  # the history is kept
 
     # A third pass asks nothing: every row is final.
     before = _get_requests(sim)
@@ -117,7 +118,7 @@ def test_only_open_rows_are_asked_again_and_young_or_old_rows_are_skipped(
     tmp_path: Path, slow_processing
 ) -> None:
     sim = slow_processing
-    campaign = load_campaign(_premium_campaign(tmp_path / "c.csv", 20), template=TEMPLATE)
+    campaign = CampaignSource(_premium_campaign(tmp_path / "c.csv", 20), TEMPLATE)
     ledger_path = tmp_path / "ledger.sqlite"
     run_campaign(campaign, settings=_settings(sim.base_url), ledger_path=ledger_path,
                  options=RunOptions())
@@ -136,15 +137,16 @@ def test_only_open_rows_are_asked_again_and_young_or_old_rows_are_skipped(
     assert lost.asked == 20 and lost.answered == 0 and lost.open_after == 20
     assert lost.exit_code is ExitCode.INCOMPLETE
     with Ledger.open(ledger_path) as ledger:
-        some = next(iter(ledger.message_statuses(1).values()))
+        some = next(iter(ledger.statuses.latest(1).values()))
     assert some.status is None and some.http_status == 404
     assert "does not know this message" in (some.detail or "")
 
 
 def test_missing_ledger_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(LedgerError, match="no such ledger"):
+    with pytest.raises(OperationRefused, match="no such ledger") as refused:
         check_statuses(settings=_settings("http://127.0.0.1:9"),
                        ledger_path=tmp_path / "nope.sqlite")
+    assert refused.value.exit_code is ExitCode.INVALID_INPUT
 
 
 def test_status_cli_json_exit_code_and_masking(tmp_path: Path, slow_processing) -> None:

@@ -6,69 +6,21 @@ whenever every task is waiting (trio's autojump idea), so timings are exact, not
 
 from __future__ import annotations
 
-import asyncio
-import selectors
 import time
-from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import pytest
 from aiolimiter import AsyncLimiter
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from virtual_time import run_virtual
 
-from dispatcher.pacing import (
-    CATCH_UP,
-    AdjustableLimiter,
-    FakeClock,
-    Pacer,
-    RateController,
-    window_safe_rate,
-)
+from dispatcher.clock import FakeClock
+from dispatcher.pacing import CATCH_UP, AdjustableLimiter, Pacer, RateController, window_safe_rate
 from dispatcher.settings import RateSpec
-
-T = TypeVar("T")
-
-
-class _FastForwardSelector:
-    """Wraps a real selector: when nothing is ready, time jumps by the timeout instead."""
-
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        self._inner = selectors.DefaultSelector()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> Any:
-        events = self._inner.select(0)
-        if events:
-            return events
-        if timeout is None:
-            return self._inner.select(None)
-        if timeout == 0 and not self._loop._ready:  # type: ignore[attr-defined]
-            # A timer due right now, nothing else to run: a real clock would have moved on a
-            # little (aiolimiter re-arms at "now" when float rounding leaves 1e-16 in the bucket).
-            timeout = 1e-9
-        self._loop.virtual_now += timeout
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        self.virtual_now = 0.0
-        super().__init__(_FastForwardSelector(self))  # type: ignore[arg-type]
-
-    def time(self) -> float:
-        return self.virtual_now
-
-
-def run_virtual(main: Callable[[], Awaitable[T]]) -> T:
-    return anyio.run(main, backend="asyncio", backend_options={"loop_factory": VirtualTimeLoop})
-
 
 # --- the pure controller -------------------------------------------------------------------
 

@@ -12,12 +12,12 @@ from enginetools import (
     write_campaign,
 )
 
-from dispatcher.campaign import load_campaign
+from dispatcher.campaign import CampaignSource
 from dispatcher.ledger import Ledger
-from dispatcher.pipeline import PipelineOptions
-from dispatcher.runner import RunOptions, run_campaign
+from dispatcher.operations.run import RunOptions, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, FaultConfig, RatePolicy, running_simulator
+from dispatcher.stopping import StopOptions
 from dispatcher.vocabulary import ExitCode, RowState
 
 
@@ -29,7 +29,7 @@ def _settings(base_url: str, rate: str = "400/s", concurrency: int = 16) -> Sett
 def test_every_recipient_gets_exactly_one_message_and_every_row_ends_somewhere(
     tmp_path: Path, simulator
 ) -> None:
-    campaign = load_campaign(write_campaign(tmp_path / "c.csv", 300), template=TEMPLATE)
+    campaign = CampaignSource(write_campaign(tmp_path / "c.csv", 300), TEMPLATE)
     ledger_path = tmp_path / "run" / "ledger.sqlite"
     summary = run_campaign(campaign, settings=_settings(simulator.base_url),
                            ledger_path=ledger_path, options=RunOptions())
@@ -57,7 +57,7 @@ def test_faults_lose_no_row_and_duplicate_only_what_the_ledger_calls_ambiguous(
 ) -> None:
     faults = FaultConfig(seed=5, error_500_share=0.05, gateway_error_share=0.01,
                          gateway_error_after_store_share=0.01, drop_after_store_share=0.02)
-    campaign = load_campaign(write_campaign(tmp_path / "c.csv", 600, seed=4), template=TEMPLATE)
+    campaign = CampaignSource(write_campaign(tmp_path / "c.csv", 600, seed=4), TEMPLATE)
     ledger_path = tmp_path / "ledger.sqlite"
     with running_simulator(fast_config(faults=faults)) as sim:
         summary = run_campaign(campaign, settings=_settings(sim.base_url),
@@ -74,7 +74,7 @@ def test_faults_lose_no_row_and_duplicate_only_what_the_ledger_calls_ambiguous(
 
 
 def test_a_429_storm_is_ridden_out_and_the_rate_recovers(tmp_path: Path) -> None:
-    campaign = load_campaign(write_campaign(tmp_path / "c.csv", 100, seed=8), template=TEMPLATE)
+    campaign = CampaignSource(write_campaign(tmp_path / "c.csv", 100, seed=8), TEMPLATE)
     ledger_path = tmp_path / "ledger.sqlite"
     with running_simulator(fast_config(rate=RatePolicy(limit=25, period_s=1.0))) as sim:
         summary = run_campaign(campaign, settings=_settings(sim.base_url, rate="75/s"),
@@ -86,19 +86,19 @@ def test_a_429_storm_is_ridden_out_and_the_rate_recovers(tmp_path: Path) -> None
     assert stats["throttled"] > 0 and summary.throttled == stats["throttled"]
     assert_no_duplicates_outside_ambiguous(ledger_path, inbox)
     with Ledger.open(ledger_path) as ledger:
-        timeline = ledger.timeline(summary.run_id)
-    rates = [current for (_, _, _, _, current) in timeline]
+        timeline = ledger.runs.timeline(summary.run_id)
+    rates = [sample.current_rate for sample in timeline]
     lowest = min(rates)
     assert lowest < 75 * 0.7  # cut multiplicatively
     assert rates[-1] > lowest  # and growing back afterwards
 
 
 def test_an_invalid_key_stops_the_run_as_a_configuration_error(tmp_path: Path, simulator) -> None:
-    campaign = load_campaign(write_campaign(tmp_path / "c.csv", 40), template=TEMPLATE)
+    campaign = CampaignSource(write_campaign(tmp_path / "c.csv", 40), TEMPLATE)
     settings = Settings(base_url=simulator.base_url, api_key=Secret("wrong-key"),
                         rate=RateSpec.parse("200/s"))
     summary = run_campaign(campaign, settings=settings, ledger_path=tmp_path / "l.sqlite",
-                           options=RunOptions(pipeline=PipelineOptions(grace_seconds=5)))
+                           options=RunOptions(stops=StopOptions(grace_seconds=5)))
     assert summary.exit_code is ExitCode.CONFIG_ERROR
     assert simulator.inbox() == {}
     assert summary.counts[RowState.SENT] == 0
@@ -107,7 +107,7 @@ def test_an_invalid_key_stops_the_run_as_a_configuration_error(tmp_path: Path, s
 @pytest.mark.parametrize("flag", ["resend_ambiguous", "retry_failed"])
 def test_operator_flags_requeue_only_what_they_name(tmp_path: Path, flag: str) -> None:
     faults = FaultConfig(seed=9, drop_after_store_share=0.1)
-    campaign = load_campaign(write_campaign(tmp_path / "c.csv", 100, seed=2), template=TEMPLATE)
+    campaign = CampaignSource(write_campaign(tmp_path / "c.csv", 100, seed=2), TEMPLATE)
     ledger_path = tmp_path / "ledger.sqlite"
     with running_simulator(fast_config(faults=faults)) as sim:
         first = run_campaign(campaign, settings=_settings(sim.base_url), ledger_path=ledger_path,

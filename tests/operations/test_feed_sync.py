@@ -9,18 +9,16 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import anyio
 from enginetools import TEMPLATE, cli_env, ledger_rows, run_cli, write_campaign
 
-from dispatcher.campaign import load_campaign
-from dispatcher.feedsync import FeedSyncReport, sync_feed
-from dispatcher.ioapi import Client, FeedKind
-from dispatcher.pacing import Pacer
-from dispatcher.pipeline import PipelineOptions
+from dispatcher.campaign import CampaignSource
+from dispatcher.ioapi import FeedKind
+from dispatcher.operations.feed_sync import FeedSyncReport, sync_feed
+from dispatcher.operations.run import RunOptions, RunResult, run_campaign
 from dispatcher.profilecache import ProfileCache, ProfileCacheUse, service_fingerprint
-from dispatcher.runner import RunOptions, RunSummary, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, DEFAULT_SERVICE_ID, RunningSimulator
+from dispatcher.stopping import StopOptions
 from dispatcher.vocabulary import ExitCode, ProfileKind, RowState
 
 DAY_S = 86_400.0
@@ -38,23 +36,18 @@ def _open(sim: RunningSimulator, path: Path) -> ProfileCache:
 
 
 def _sync(sim: RunningSimulator, cache: ProfileCache, today: date) -> FeedSyncReport:
-    settings = _settings(sim)
-
-    async def go() -> FeedSyncReport:
-        async with Client.from_settings(settings, Pacer(settings.rate)) as client:
-            return await sync_feed(client, cache, today=today)
-
-    return anyio.run(go, backend="asyncio")
+    return sync_feed(settings=_settings(sim), cache_path=cache.path, today=today,
+                     cache=cache).report
 
 
 def _run(sim: RunningSimulator, csv_path: Path, ledger: Path, cache: Path, *,
-         days_later: int = 0) -> RunSummary:
+         days_later: int = 0) -> RunResult:
     """A run whose wall clock (for the cache) is ``days_later`` days ahead: tonight's repeat."""
     shift = days_later * DAY_S
     return run_campaign(
-        load_campaign(csv_path, template=TEMPLATE), settings=_settings(sim), ledger_path=ledger,
-        options=RunOptions(pipeline=PipelineOptions(concurrency=8, handle_signals=False)),
-        profile_cache=ProfileCacheUse(cache, NIGHTLY_TTL, clock=lambda: time.time() + shift),
+        CampaignSource(csv_path, TEMPLATE), settings=_settings(sim), ledger_path=ledger,
+        options=RunOptions(stops=StopOptions(handle_signals=False), profile_cache=ProfileCacheUse(
+            cache, NIGHTLY_TTL, clock=lambda: time.time() + shift)),
     )
 
 

@@ -76,12 +76,12 @@ def test_kill_9_at_several_points_loses_no_row_and_sends_nothing_twice(tmp_path:
     assert {state for _, _, state, _ in rows} <= TERMINAL
     assert_no_duplicates_outside_ambiguous(ledger, inbox)
     with open_for_reading(ledger) as opened:  # the killed runs kept their timeline
-        runs = opened.campaign_runs(1)
-        killed = [run for run in runs if run[2] is None]
+        runs = opened.runs.of_campaign(1)
+        killed = [run for run in runs if run.finished_at is None]
         assert len(killed) == 3
-        for run_id, _started, _finished, _rate, requests, *_, last_second in killed:
-            assert requests > 0 and last_second is not None
-            assert sum(s[1] for s in opened.timeline(run_id)) == requests
+        for run in killed:
+            assert run.requests > 0 and run.last_second is not None
+            assert sum(s.requests for s in opened.runs.timeline(run.run_id)) == run.requests
 
 
 def test_sigterm_drains_in_flight_requests_and_the_rerun_finishes(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from enginetools import TEMPLATE, cli_env, run_cli, write_campaign
 
 from dispatcher.campaign import load_campaign
-from dispatcher.dryrun import DryRunReport, dry_run
 from dispatcher.ledger import Ledger, Outcome
-from dispatcher.runner import RunOptions, open_campaign_in_ledger
+from dispatcher.operations.dry_run import DryRunReport, dry_run
+from dispatcher.operations.starting import new_row
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, DEFAULT_SERVICE_ID, fiscal_code_hash
 from dispatcher.vocabulary import ExitCode, RowState
@@ -78,9 +78,11 @@ def test_dry_run_counts_only_rows_a_resume_would_take(tmp_path: Path, simulator)
     campaign = load_campaign(write_campaign(tmp_path / "c.csv", 30), template=TEMPLATE)
     ledger_path = tmp_path / "l.sqlite"
     with Ledger.open(ledger_path) as ledger:  # an unfinished campaign: 10 rows decided
-        campaign_id, _ = open_campaign_in_ledger(ledger, campaign, RunOptions())
-        run_id = ledger.begin_run(campaign_id, rate="1/s")
-        ledger.record_outcomes(campaign_id, run_id, [
+        campaign_id = ledger.campaigns.start(
+            input_path=str(campaign.path), input_sha256=campaign.source_sha256,
+            template_sha256=campaign.template_sha256, rows=[new_row(r) for r in campaign.rows()])
+        run_id = ledger.runs.begin(campaign_id, rate="1/s")
+        ledger.rows.record_outcomes(campaign_id, run_id, [
             Outcome(row, RowState.NO_PROFILE, 404) for row in range(2, 12)
         ])
     settings = Settings(base_url=simulator.base_url, rate=RateSpec.parse("400/s"))

@@ -10,8 +10,8 @@ from enginetools import GENERATE, TEMPLATE, cli_env, ledger_states, run_cli, wri
 
 from dispatcher.campaign import load_campaign
 from dispatcher.ledger import Ledger
+from dispatcher.operations.test_send import TestSendError, parse_recipients, pick_rows
 from dispatcher.simulator import SANDBOX_FISCAL_CODE
-from dispatcher.testsend import TestSendError, parse_recipients, pick_rows
 from dispatcher.vocabulary import ExitCode
 
 COLLEAGUE = "RSSMRA80A01H501U"
@@ -31,8 +31,8 @@ def test_rows_are_the_first_valid_ones_or_the_chosen_valid_ones(tmp_path: Path) 
     sample = Path(__file__).resolve().parents[2] / "sample_data"
     campaign = load_campaign(sample / "tari_2027.csv", template=sample / "tari_2027.toml")
     first = pick_rows(campaign, count=3)
-    assert len(first) == 3 and all(r.payload for r in first)
-    invalid = next(r.row for r in campaign.rows() if r.problems and r.payload is None)
+    assert len(first) == 3 and all(r.message for r in first)
+    invalid = next(r.row for r in campaign.rows() if r.problems and r.message is None)
     with pytest.raises(TestSendError, match=f"row {invalid} is"):
         pick_rows(campaign, rows=[invalid])
     with pytest.raises(TestSendError, match="no row 99999"):
@@ -70,8 +70,8 @@ def test_test_send_reaches_the_test_recipients_only_and_unlocks_require_test(
 
     ledger = csv_path.with_name("tari.dispatcher") / "ledger.sqlite"
     with Ledger.open(ledger) as opened:
-        assert opened.latest_campaign() is None  # test sends are not a campaign
-        assert len(opened.test_sends()) == 4
+        assert opened.campaigns.latest() is None  # test sends are not a campaign
+        assert len(opened.test_sends.list()) == 4
 
     real = run_cli(["run", *base, "--require-test", "--rate", "400/s"], env)
     assert real.returncode == ExitCode.OK, real.stderr

@@ -32,13 +32,14 @@ from enginetools import (
     run_cli,
 )
 
-from dispatcher.campaign import load_campaign
+from dispatcher.campaign import CampaignSource, load_campaign
 from dispatcher.ioapi import Client
 from dispatcher.ioapi.models import SubmitAnswer
 from dispatcher.ledger import Ledger, LedgerRow
+from dispatcher.message import OutgoingMessage
+from dispatcher.operations.run import RunOptions, RunResult, run_campaign
 from dispatcher.pacing import Pacer
 from dispatcher.privacy import FISCAL_CODE_IN_TEXT
-from dispatcher.runner import RunOptions, RunSummary, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import (
     PopulationConfig,
@@ -147,8 +148,8 @@ def _write_campaign(
 
 
 def _run(sim: RunningSimulator, files: tuple[Path, Path], key: str, ledger: Path,
-         **options: Any) -> RunSummary:
-    campaign = load_campaign(files[0], template=files[1])
+         **options: Any) -> RunResult:
+    campaign = CampaignSource(files[0], files[1])
     settings = Settings(base_url=sim.base_url, api_key=Secret(key), rate=RateSpec.parse("400/s"),
                         concurrency=4, read_timeout=5.0)
     return run_campaign(campaign, settings=settings, ledger_path=ledger,
@@ -166,7 +167,8 @@ def _submit(sim: RunningSimulator, key: str, payload: dict[str, Any]) -> SubmitA
     async def submit() -> SubmitAnswer:
         pacer = Pacer(RateSpec.parse("100/s"))
         async with Client(base_url=sim.base_url, api_key=key, pacer=pacer) as client:
-            return await client.submit_message(payload)
+            return await client.submit_message(
+                OutgoingMessage.from_body(payload["fiscal_code"], payload))
 
     return anyio.run(submit, backend="asyncio")
 
@@ -177,17 +179,17 @@ def _submit(sim: RunningSimulator, key: str, payload: dict[str, Any]) -> SubmitA
 def _rows(ledger_path: Path) -> dict[int, LedgerRow]:
     """Rows of the newest campaign, by spreadsheet row number (header = 1)."""
     with Ledger.open(ledger_path) as ledger:
-        latest = ledger.latest_campaign()
+        latest = ledger.campaigns.latest()
         assert latest is not None
-        return {r.row: r for r in ledger.rows(latest.campaign_id)}
+        return {r.row: r for r in ledger.rows.all(latest.campaign_id)}
 
 
 def _history(ledger_path: Path, row: int) -> list[tuple[str, int | None, str | None]]:
     with Ledger.open(ledger_path) as ledger:
-        latest = ledger.latest_campaign()
+        latest = ledger.campaigns.latest()
         assert latest is not None
-        return [(state, status, detail)
-                for _, state, status, detail in ledger.history(latest.campaign_id, row)]
+        return [(event.state, event.http_status, event.detail)
+                for event in ledger.rows.history(latest.campaign_id, row)]
 
 
 def _assert_rejected(row: LedgerRow, status: int, detail: str, attempts: int = 1) -> None:
@@ -215,9 +217,9 @@ def _stored(sim: RunningSimulator, key: str, row: LedgerRow) -> dict[str, Any]:
 
 
 def _results(ledger_path: Path) -> list[dict[str, str]]:
-    """``results.csv``, which ``dispatcher run`` writes next to the ledger."""
+    """``results.csv``, which ``dispatcher run`` writes next to the ledger (as ``report`` does)."""
     text = (ledger_path.parent / "results.csv").read_text(encoding="utf-8-sig")
-    return list(csv.DictReader(text.splitlines()))
+    return list(csv.DictReader(text.splitlines(), delimiter=";"))
 
 
 def _assert_ledger_keeps_no_secret(ledger_path: Path) -> None:
@@ -495,14 +497,14 @@ def test_what_validation_blocks_io_refuses_too(
     codes = _codes(3)
     broken = _write_campaign(tmp_path, codes[:1], in_the_file, name="broken")
     (row,) = load_campaign(broken[0], template=broken[1]).rows()
-    assert row.payload is None and [p.code for p in row.problems if p.is_error] == [problem]
+    assert row.message is None and [p.code for p in row.problems if p.is_error] == [problem]
 
     csv_path, template = _attachment_campaign(tmp_path, codes)
     rows = {r.row: r for r in load_campaign(csv_path, template=template).rows()}
     # Row 3 is ADVANCED with attachments, row 4 ADVANCED without: both valid.
     valid = rows[3] if change == "standard_with_attachments" else rows[4]
-    assert valid.payload is not None
-    payload = json.loads(json.dumps(valid.payload))
+    assert valid.message is not None
+    payload = valid.message.body()
     del payload["feature_level_type"]  # now STANDARD: the key's third-party group lets it in
     if change == "no_configuration_id":
         del payload["content"]["third_party_data"]["configuration_id"]
@@ -527,8 +529,8 @@ def test_an_io_detail_quoting_a_fiscal_code_or_the_key_is_masked_before_the_ledg
     csv_path, template = _write_campaign(tmp_path, [code], _remote_columns(1),
                                          defaults={"configuration_id": OUR_CONFIGURATION})
     (row,) = load_campaign(csv_path, template=template).rows()
-    assert row.payload is not None
-    payload = json.loads(json.dumps(row.payload))
+    assert row.message is not None
+    payload = row.message.body()
     payload["content"]["third_party_data"]["has_precondition"] = f"{code} {KEY_THIRD_PARTY}"
     answer = _submit(sim, KEY_THIRD_PARTY, payload)
     assert answer.kind is SubmitKind.REJECTED and answer.http_status == 400

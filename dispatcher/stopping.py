@@ -1,0 +1,120 @@
+"""When an operation stops, and why: one policy for every command that talks to IO.
+
+The rules, the same for ``run``, ``status``, ``test``, ``run --dry-run`` and ``feed sync``:
+
+* IO refuses the key (401): stop at once, *fatal* (exit 4): every later call would fail too.
+* The error-rate breaker opens (``ErrorRateExceeded``): stop taking work (exit 75), rerun later.
+* SIGINT/SIGTERM, a stop file or a deadline: stop taking work; calls in flight get
+  ``grace_seconds`` to finish, then they are cancelled; a second signal cancels at once.
+
+Stopping "taking work" is cooperative: workers check :attr:`StopPolicy.is_set` before each
+item. :meth:`StopPolicy.ask` wraps one call to IO and applies the first two rules, so no
+worker writes them out again.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import structlog
+
+from dispatcher.ioapi import Answer, ErrorRateExceeded
+
+__all__ = ["StopOptions", "StopPolicy"]
+
+log = structlog.get_logger("dispatcher.stopping")
+
+A = TypeVar("A", bound=Answer)
+
+
+@dataclass(frozen=True)
+class StopOptions:
+    """The operator's stop sources and how long calls in flight may take after a stop."""
+
+    grace_seconds: float = 30.0
+    deadline: datetime | None = None
+    stop_file: Path | None = None
+    handle_signals: bool = True  # off where signals cannot be received (a non-main thread)
+
+
+@dataclass
+class StopPolicy:
+    """Why and when an operation stopped taking work; shared by all of its tasks."""
+
+    options: StopOptions = field(default_factory=StopOptions)
+    event: anyio.Event = field(default_factory=anyio.Event)
+    reason: str | None = None
+    fatal: str | None = None
+    _signals: int = 0
+
+    def stop(self, reason: str, *, fatal: bool = False) -> None:
+        if self.reason is None:
+            self.reason = reason
+            log.warning("stopping", reason=reason)
+        if fatal and self.fatal is None:
+            self.fatal = reason
+        self.event.set()
+
+    @property
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    async def ask(self, call: Awaitable[A]) -> A | None:
+        """Await one IO call; None when its answer (or the breaker) stops the operation.
+
+        A 401 means IO refused the key and stored nothing; the breaker trips before an
+        attempt leaves. Either way the caller's item was not done: it stays to be redone.
+        """
+        try:
+            answer = await call
+        except ErrorRateExceeded as exc:
+            self.stop(str(exc))
+            return None
+        if answer.is_auth_error:
+            self.stop(f"IO refused the API key: {answer.detail}", fatal=True)
+            return None
+        return answer
+
+    async def watch(self, work: anyio.CancelScope) -> None:
+        """Signals, stop file and deadline; after the grace period, cancel ``work``.
+
+        Runs until cancelled by its caller once the work is done.
+        """
+        async with anyio.create_task_group() as tg:
+            if self.options.handle_signals:
+                tg.start_soon(self._watch_signals, work)
+            tg.start_soon(self._watch_file_and_deadline)
+            await self.event.wait()
+            with anyio.move_on_after(self.options.grace_seconds):
+                await anyio.sleep_forever()
+            log.warning("grace_period_over", seconds=self.options.grace_seconds)
+            work.cancel()
+            tg.cancel_scope.cancel()
+
+    async def _watch_signals(self, work: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                self._signals += 1
+                if self._signals > 1:
+                    log.warning("second_signal_cancelling", signal=name)
+                    work.cancel()
+                    return
+                self.stop(f"received {name}")
+
+    async def _watch_file_and_deadline(self) -> None:
+        deadline = self.options.deadline
+        stop_file = self.options.stop_file
+        while not self.is_set:
+            if stop_file is not None and stop_file.exists():
+                self.stop(f"stop file {stop_file} found")
+            elif deadline is not None and time.time() >= deadline.timestamp():
+                self.stop(f"deadline {deadline:%Y-%m-%d %H:%M} reached")
+            await anyio.sleep(0.5)

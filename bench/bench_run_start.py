@@ -234,6 +234,19 @@ def timed_run(tree: Tree, sim: Simulator, args: list[str], log: Path, *, after: 
                      time.perf_counter() - stop_started, killed, sent, note)
 
 
+def _recorded(ledger: Path) -> bool:
+    """Whether the ledger's latest campaign has every row recorded (schema 3; else False)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
+            found = db.execute("SELECT recorded FROM campaigns ORDER BY campaign_id DESC "
+                               "LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(found and found[0])
+
+
 # --- the campaign and validate -------------------------------------------------------------------
 
 
@@ -343,6 +356,11 @@ def main() -> None:
         print_run("run (new)", fresh)
         resumed = timed_run(tree, sim, run_args, workdir / "run-2.log", **options)
         print_run("run (resume)", resumed)
+        # A new run records its rows while it sends; one stopped early leaves the rest to
+        # record on resume. Once every row is recorded, a resume reads no row of the file.
+        if _recorded(workdir / "ledger" / "ledger.sqlite"):
+            again = timed_run(tree, sim, run_args, workdir / "run-3.log", **options)
+            print_run("run (resume, all recorded)", again)
     finally:
         sim.close()
 

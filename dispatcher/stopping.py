@@ -26,8 +26,9 @@ import anyio
 import structlog
 
 from dispatcher.ioapi import Answer, ErrorRateExceeded
+from dispatcher.vocabulary import ExitCode
 
-__all__ = ["StopOptions", "StopPolicy"]
+__all__ = ["StopOptions", "StopPolicy", "stop_exit_code"]
 
 log = structlog.get_logger("dispatcher.stopping")
 
@@ -118,3 +119,15 @@ class StopPolicy:
             elif deadline is not None and time.time() >= deadline.timestamp():
                 self.stop(f"deadline {deadline:%Y-%m-%d %H:%M} reached")
             await anyio.sleep(0.5)
+
+
+def stop_exit_code(fatal: str | None, stopped: str | None) -> ExitCode | None:
+    """The exit code a stop imposes on any operation: 4 for a refused key, 75 otherwise.
+
+    None when the operation was not stopped: its own result decides.
+    """
+    if fatal:
+        return ExitCode.CONFIG_ERROR
+    if stopped:
+        return ExitCode.STOPPED
+    return None

@@ -34,15 +34,16 @@ class CampaignSource:
 
     def fingerprint(self) -> Fingerprint:
         """Hash the bytes only; raises :class:`CampaignFileError` for an unreadable file."""
-        return Fingerprint(_sha256(Path(self.path)),
-                           _sha256(Path(self.template)) if self.template else None)
+        return Fingerprint(file_sha256(Path(self.path)),
+                           file_sha256(Path(self.template)) if self.template else None)
 
     def load(self) -> Campaign:
         """Read, validate and prepare the rows (file-level problems raise)."""
         return load_campaign(Path(self.path), template=self.template, options=self.options)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, as the ledger records the campaign's input and template."""
     digest = hashlib.sha256()
     try:
         with path.open("rb") as stream:

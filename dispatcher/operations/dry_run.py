@@ -23,6 +23,7 @@ from dispatcher.operations.errors import refusals
 from dispatcher.operations.session import Live, Session, open_profile_cache
 from dispatcher.profilecache import CachedProfiles, ProfileCacheUse
 from dispatcher.settings import Settings
+from dispatcher.stopping import stop_exit_code
 from dispatcher.vocabulary import ExitCode, InputVerdict, ProfileKind
 
 __all__ = ["DryRunReport", "ProfileHook", "dry_run", "rows_to_process"]
@@ -79,9 +80,7 @@ class DryRunReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.fatal:
-            return ExitCode.CONFIG_ERROR
-        return ExitCode.STOPPED if self.stopped else ExitCode.OK
+        return stop_exit_code(self.fatal, self.stopped) or ExitCode.OK
 
 
 def rows_to_process(campaign: Campaign, ledger_path: Path | None) -> tuple[list[str], int]:

@@ -26,7 +26,7 @@ from dispatcher.operations.errors import refusals
 from dispatcher.operations.session import Live, Session
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
-from dispatcher.stopping import StopOptions
+from dispatcher.stopping import StopOptions, stop_exit_code
 from dispatcher.vocabulary import ExitCode
 
 __all__ = ["StatusHook", "StatusOptions", "StatusResult", "check_statuses", "observation_from"]
@@ -75,10 +75,9 @@ class StatusResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.fatal:
-            return ExitCode.CONFIG_ERROR
-        if self.stopped:
-            return ExitCode.STOPPED
+        stop = stop_exit_code(self.fatal, self.stopped)
+        if stop is not None:
+            return stop
         # REJECTED/FAILED are IO's verdicts, shown and counted, not errors of this pass: an
         # hourly cron job must not fail forever because one citizen blocked the service.
         if self.unanswered:

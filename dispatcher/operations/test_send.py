@@ -29,6 +29,7 @@ from dispatcher.operations.errors import refusals
 from dispatcher.operations.session import Live, Session
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
+from dispatcher.stopping import stop_exit_code
 from dispatcher.vocabulary import SUBMIT_OUTCOMES, ExitCode, InputVerdict, RowState
 
 __all__ = [
@@ -119,10 +120,9 @@ class TestSendResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.fatal:
-            return ExitCode.CONFIG_ERROR
-        if self.stopped:
-            return ExitCode.STOPPED
+        stop = stop_exit_code(self.fatal, self.stopped)
+        if stop is not None:
+            return stop
         return ExitCode.OK if self.all_sent else ExitCode.INCOMPLETE
 
 

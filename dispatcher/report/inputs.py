@@ -12,11 +12,11 @@ that moved must not block a report, and validating 80,000 rows again would be wa
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dispatcher.campaign.source import file_sha256
 from dispatcher.ledger import CampaignRecord
 
 if TYPE_CHECKING:
@@ -32,14 +32,6 @@ class InputMatch:
     frame: pl.DataFrame | None  # ``row`` + the input columns; None: export without them
     path: Path | None
     note: str | None  # why the input columns are missing, for the operator
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def candidates(recorded: str, ledger_path: Path) -> list[Path]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from enginetools import GENERATE
 
+from dispatcher.campaign.source import file_sha256
 from dispatcher.ledger import Ledger, NewRow, Outcome, StatusObservation, TimelineSample
-from dispatcher.report.inputs import file_sha256
 from dispatcher.vocabulary import RowState
 
 T0 = 1_800_000_000.0

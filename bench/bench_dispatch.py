@@ -1,5 +1,7 @@
 """How much of IO's request budget ``dispatcher run`` turns into answers, and what it costs.
 
+(Over 400 lines: four scenarios and their reporting share one simulator harness.)
+
 IO admits 150 requests per 5 s per ente (FACTS.md §6). Every request the dispatcher wastes (a
 429) or leaves unspent (pacing too cautiously, recovering too slowly) makes a campaign longer,
 so issue 4 asks for four numbers, each printed here against its target:

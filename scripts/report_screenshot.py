@@ -1,5 +1,7 @@
 """Open the HTML campaign report in headless Chromium, screenshot it, and check the charts show.
 
+(Over 400 lines: the campaign, the browser and the pixel checks are one script on purpose.)
+
 Issue 5 asks that ``report.html`` be seen in a real browser, not only parsed. This script makes
 a campaign worth looking at and photographs its report:
 

@@ -157,6 +157,7 @@ def timeline_chart(
     width: int = 960,
     height: int = 300,
 ) -> str:
+    # Long: one SVG drawn top to bottom (axes, bars, lines, legend); split, it reads worse.
     """Requests/s bars, 429s in red (with markers), target and current rate lines."""
     if not points:
         return ""

@@ -1,4 +1,7 @@
-"""The client against a scripted IO: answers, retries, ambiguity, budgets, privacy."""
+"""The client against a scripted IO: answers, retries, ambiguity, budgets, privacy.
+
+(Over 400 lines: one test per row of the client's error-mapping table.)
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Premium (ADVANCED), remote content and attachments, end to end against the simulator.
 
+(Over 400 lines: one scenario per IO refusal of Premium and remote content, kept side by side.)
+
 Every test drives the real pipeline (campaign file + template → ``run_campaign`` or the CLI →
 ``Client`` → the simulator over loopback) and then reads what the ledger kept for each row:
 the state, the HTTP status and the detail, which must carry IO's ProblemJson title and detail

@@ -1,5 +1,7 @@
 """The Pacer: a bucket that keeps IO's window, a gate that honours 429 hints, an adaptive rate.
 
+(Over 400 lines: the controller, the bucket and the gate are tested together on one virtual clock.)
+
 Most tests run the real aiolimiter bucket on an event loop whose clock jumps to the next timer
 whenever every task is waiting (trio's autojump idea), so timings are exact, not flaky.
 """

@@ -427,7 +427,7 @@ def make_report(workdir: Path, *, rows: int = 400, lang: str = "it", rate: str =
                 window: str = "150/5s", withdraw: int = 4, seed: int = 2027) -> MadeReport:
     """Send a generated campaign to the simulator, follow its statuses, write report.html."""
     from dispatcher.campaign import CampaignSource
-    from dispatcher.ledger import Ledger, RowState
+    from dispatcher.ledger import Ledger
     from dispatcher.operations.run import RunOptions, run_campaign
     from dispatcher.operations.status import StatusOptions, check_statuses
     from dispatcher.settings import RateSpec, Secret, Settings
@@ -439,6 +439,7 @@ def make_report(workdir: Path, *, rows: int = 400, lang: str = "it", rate: str =
         running_simulator,
     )
     from dispatcher.stopping import StopOptions
+    from dispatcher.vocabulary import RowState
 
     workdir.mkdir(parents=True, exist_ok=True)
     campaign_csv = workdir / "tari.csv"

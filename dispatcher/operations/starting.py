@@ -148,7 +148,6 @@ class Feeder:
         self.writer = writer
         self.start = start
         self.allow_resend = allow_resend
-        self.recorded_rows = 0
         self._recorded = anyio.Event() if start.recording else None
         self._more = anyio.Event()
         self._legacy: dict[int, OutgoingMessage] | None = None
@@ -166,7 +165,6 @@ class Feeder:
         try:
             while chunk := await anyio.to_thread.run_sync(_new_rows, rows):
                 await self.writer.call(record, chunk)
-                self.recorded_rows += len(chunk)
                 self._more.set()
                 self._more = anyio.Event()
             await self.writer.call(self.ledger.campaigns.finish_recording, cid)

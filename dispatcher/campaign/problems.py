@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import polars as pl
+
 from dispatcher.vocabulary import Language
 
 
@@ -44,6 +46,7 @@ class ProblemCode(StrEnum):
     AMOUNT_FORMAT = "amount_format"
     AMOUNT_RANGE = "amount_range"
     NOTICE_NUMBER_FORMAT = "notice_number_format"
+    NOTICE_NUMBER_CHECK_DIGITS = "notice_number_check_digits"
     PAYMENT_INCOMPLETE = "payment_incomplete"
     PAYEE_FORMAT = "payee_format"
     PAYEE_CHECKSUM = "payee_checksum"
@@ -56,6 +59,11 @@ class ProblemCode(StrEnum):
     CONFIGURATION_ID_MISSING = "configuration_id_missing"
     CONFIGURATION_ID_FORMAT = "configuration_id_format"
     ATTACHMENTS_NEED_ADVANCED = "attachments_need_advanced"
+    THIRD_PARTY_ID_SHARED = "third_party_id_shared"
+    CTA_FORMAT = "cta_format"
+    # the cell as read from the file (reported by the reader, see CELL_PROBLEM_SCHEMA)
+    INVALID_BYTES = "invalid_bytes"
+    EXCEL_NUMBER = "excel_number"
     # warnings
     SUBJECT_PERSONAL_DATA = "subject_personal_data"
     MARKDOWN_HTML = "markdown_html"
@@ -159,6 +167,10 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
         "{value!r} non è un numero avviso pagoPA (18 cifre, la prima da 0 a 3; "
         "il foglio di calcolo ha tolto gli zeri iniziali?)",
     ),
+    ProblemCode.NOTICE_NUMBER_CHECK_DIGITS: (
+        "{value!r}: the check digits (the last two) do not match: the notice cannot be paid",
+        "{value!r}: le cifre di controllo (le ultime due) non tornano: l'avviso non è pagabile",
+    ),
     ProblemCode.PAYMENT_INCOMPLETE: (
         "a payment needs both amount and notice_number, but {column} is empty",
         "un pagamento richiede importo e numero avviso, ma {column} è vuoto",
@@ -205,6 +217,26 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
         "attachments need feature_level_type ADVANCED (Premium)",
         "gli allegati richiedono feature_level_type ADVANCED (Premium)",
     ),
+    ProblemCode.THIRD_PARTY_ID_SHARED: (
+        "third_party_id {value!r} is also used for another citizen in row {other_row}: "
+        "the id identifies one message for one recipient",
+        "third_party_id {value!r} è usato anche per un altro cittadino alla riga {other_row}: "
+        "l'id identifica un messaggio per un destinatario",
+    ),
+    ProblemCode.CTA_FORMAT: (
+        "the call-to-action front matter is not as IO reads it: {value}",
+        "l'intestazione delle call-to-action non è come la legge IO: {value}",
+    ),
+    ProblemCode.INVALID_BYTES: (
+        "the cell holds bytes that are not UTF-8 ({value}): re-export the file as CSV UTF-8",
+        "la cella contiene byte che non sono UTF-8 ({value}): riesportare il file come CSV UTF-8",
+    ),
+    ProblemCode.EXCEL_NUMBER: (
+        "Excel stored {value} as a number, which cannot hold this identifier exactly: format "
+        "the column as Text and enter the values again",
+        "Excel ha salvato {value} come numero, che non può contenere esattamente questo "
+        "identificativo: formattare la colonna come Testo e reinserire i valori",
+    ),
     ProblemCode.SUBJECT_PERSONAL_DATA: (
         "the subject contains personal data from column {column}: AgID guidelines ask to keep "
         "personal data out of the subject",
@@ -250,6 +282,19 @@ class Problem:
     @property
     def is_warning(self) -> bool:
         return self.severity is Severity.WARNING
+
+
+# Problems the reader finds in single cells (bytes that are not UTF-8, an identifier that
+# Excel stored as a number): one row per cell, ``column`` the internal column name, ``code``
+# a ProblemCode value, ``value`` the text for the message's ``{value}``. ``Campaign`` makes
+# those rows invalid and reports each problem with the others of its row.
+CELL_PROBLEM_SCHEMA = {"__row": pl.Int64, "column": pl.String, "code": pl.String,
+                       "value": pl.String}
+
+
+def no_cell_problems() -> pl.DataFrame:
+    """An empty frame of :data:`CELL_PROBLEM_SCHEMA` (a file read without such problems)."""
+    return pl.DataFrame(schema=CELL_PROBLEM_SCHEMA)
 
 
 class CampaignFileError(Exception):

@@ -24,14 +24,14 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
 import polars as pl
 
 from dispatcher.campaign.headers import Columns, resolve_headers
-from dispatcher.campaign.problems import CampaignFileError
+from dispatcher.campaign.problems import CampaignFileError, no_cell_problems
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 DELIMITERS = (";", ",", "\t", "|")
@@ -52,6 +52,8 @@ class Table:
     encoding: str | None
     delimiter: str | None
     notes: tuple[str, ...]
+    # problems in single cells found while reading: problems.CELL_PROBLEM_SCHEMA
+    cell_problems: pl.DataFrame = field(default_factory=no_cell_problems)
 
 
 @dataclass(frozen=True)

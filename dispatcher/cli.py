@@ -22,6 +22,7 @@ from dispatcher import __version__
 # (command name, module): the order is the order shown in --help.
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("validate", "dispatcher.commands.validate"),
+    ("check", "dispatcher.commands.check"),
     ("test", "dispatcher.commands.test"),
     ("run", "dispatcher.commands.run"),
     ("status", "dispatcher.commands.status"),

@@ -1,7 +1,10 @@
 """Structured logging: JSON lines for cron and log collectors, a readable console on a terminal.
 
 Every event passes through two processors before it is rendered: one masks fiscal codes,
-one removes the API key (every key the settings read, :func:`~dispatcher.privacy.register_secret`).
+one removes the API key (every key the settings read, :func:`~dispatcher.privacy.register_secret`,
+in each of its printed forms). Both reach into nested values (lists, dicts) and run after an
+exception is turned into text, so a traceback is masked and redacted like any other value.
+An exception no command caught gets the same treatment (:func:`install_excepthook`).
 Core modules log through ``structlog.get_logger()``; the CLI calls :func:`configure_logging`
 once, for every command, before the command runs: JSON lines when stderr is not a terminal
 (cron, pipes, log collectors), a readable console when it is, without colour under
@@ -13,7 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+import traceback
+from collections.abc import Callable, MutableMapping
+from types import TracebackType
 from typing import Any, TextIO
 
 import orjson
@@ -22,13 +27,30 @@ import structlog
 from dispatcher.privacy import mask_fiscal_codes_in, redact, registered_secrets
 
 
+def _scrubbed(value: Any, clean: Callable[[str], str]) -> Any:
+    """``value`` with ``clean`` applied to every string in it, however deeply nested."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, clean) for v in value]
+    if isinstance(value, tuple):  # a named tuple comes out plain: it is rendered next anyway
+        return tuple(_scrubbed(v, clean) for v in value)
+    return value
+
+
+def scrub_text(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Free text made fit to print: fiscal codes masked, every registered secret removed."""
+    return mask_fiscal_codes_in(redact(text, secrets + registered_secrets()))
+
+
 class MaskFiscalCodes:
-    """Mask every fiscal code in every string value of the event."""
+    """Mask every fiscal code in every string of the event."""
 
     def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
         for key, value in list(event.items()):
-            if isinstance(value, str):
-                event[key] = mask_fiscal_codes_in(value)
+            event[key] = _scrubbed(value, mask_fiscal_codes_in)
         return event
 
 
@@ -47,8 +69,7 @@ class RedactSecrets:
         if not secrets:
             return event
         for key, value in list(event.items()):
-            if isinstance(value, str):
-                event[key] = redact(value, secrets)
+            event[key] = _scrubbed(value, lambda text: redact(text, secrets))
         return event
 
 
@@ -75,26 +96,22 @@ def configure_logging(
     interactive = stream.isatty()
     if json is None:
         json = not interactive
+    # Exceptions become data (JSON) or text (console) first, so the masks reach them too.
+    exceptions: Any = (structlog.processors.dict_tracebacks if json
+                       else structlog.processors.format_exc_info)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        exceptions,
         MaskFiscalCodes(),
         RedactSecrets(secrets),
     ]
     if json and hasattr(stream, "buffer"):
-        processors = [
-            *shared,
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(serializer=_orjson_dumps),
-        ]
+        processors = [*shared, structlog.processors.JSONRenderer(serializer=_orjson_dumps)]
         factory: Any = structlog.BytesLoggerFactory(stream.buffer)
     elif json:  # a text-only stream (tests, StringIO)
-        processors = [
-            *shared,
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(serializer=_orjson_text),
-        ]
+        processors = [*shared, structlog.processors.JSONRenderer(serializer=_orjson_text)]
         factory = structlog.WriteLoggerFactory(stream)
     else:
         colours = interactive and not os.environ.get("NO_COLOR")
@@ -124,12 +141,32 @@ class CurrentStderr:
         return sys.stderr.isatty()
 
 
+def _scrubbed_excepthook(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    """Print an uncaught exception's traceback masked and redacted, as logs are."""
+    text = "".join(traceback.format_exception(kind, value, tb))
+    sys.stderr.write(scrub_text(text))
+    sys.stderr.flush()
+
+
+def install_excepthook() -> None:
+    """An internal error (exit 1) prints its traceback without the key or a fiscal code.
+
+    A traceback quotes exception messages verbatim, and those of lower libraries (httpx's
+    ``Illegal header value b'…'``) may hold the key in a form no processor saw.
+    """
+    sys.excepthook = _scrubbed_excepthook
+
+
 def configure_for_command() -> None:
     """The one set-up every command gets: JSON off a terminal, the console on one.
 
     On a terminal only warnings and errors are logged (the progress bar and the summary say
-    the rest); off a terminal, the INFO events too, for the log collector.
+    the rest); off a terminal, the INFO events too, for the log collector. Uncaught
+    exceptions are printed scrubbed (:func:`install_excepthook`).
     """
     interactive = sys.stderr.isatty()
     configure_logging(json=not interactive, stream=CurrentStderr(),  # type: ignore[arg-type]
                       level=logging.WARNING if interactive else logging.INFO)
+    install_excepthook()

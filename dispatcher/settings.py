@@ -1,7 +1,10 @@
 """One frozen Settings object per command, from the environment, an optional TOML file and flags.
 
 The API key comes from ``IO_API_KEY`` or from the file named by ``IO_API_KEY_FILE``, never
-from the command line, and its ``repr`` never shows it.
+from the command line, and its ``repr`` never shows it. It is checked as it is read: a key
+that IO cannot take (two lines, a non-ASCII letter, a space inside) would otherwise fail on
+every request, or worse end up in error texts, so it is a :class:`ConfigError` (exit 4) whose
+message says what is wrong and where, never what the key holds.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +31,20 @@ class ConfigError(Exception):
 
 
 class Secret:
-    """A string that never prints itself, and that the logs redact wherever it appears."""
+    """A string that never prints itself, and that the logs redact wherever it appears.
 
-    __slots__ = ("_value",)
+    A non-empty value must be a key IO can take (:func:`check_api_key_characters`);
+    ``source`` names where it came from, for messages (``IO_API_KEY``, the key file).
+    """
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, *, source: str = "the API key") -> None:
+        register_secret(value)  # first: even a refused value is never to be shown
+        if value:
+            check_api_key_characters(value, source)
         self._value = value
-        register_secret(value)
+        self.source = source
 
     def reveal(self) -> str:
         return self._value
@@ -97,6 +108,7 @@ class Settings:
     concurrency: int = 16
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    journal: Path | None = None  # the service's send journal; default: the state directory
 
     def require_api_key(self) -> str:
         if not self.api_key:
@@ -106,18 +118,97 @@ class Settings:
         return self.api_key.reveal()
 
 
+_KEY_ADVICE = (
+    "IO keys are printable ASCII (letters and digits) with no spaces: copy the primary key "
+    "again from the IO back office (the key itself is not shown)"
+)
+_KEY_FILE_MAX_BYTES = 4096  # a key is 32 characters; anything this big is another file
+
+
+def _character_kind(char: str) -> str:
+    """What a refused character is, in words that never show the character itself."""
+    if char == " ":
+        return "a space"
+    if char == "\t":
+        return "a tab"
+    if ord(char) < 0x20 or ord(char) == 0x7F:
+        return "a control character"
+    category = unicodedata.category(char)
+    if category == "Zs":
+        return "a Unicode space (such as a non-breaking space)"
+    if category == "Cf":
+        return "an invisible formatting character (such as a zero-width space)"
+    if category.startswith("C") or category in ("Zl", "Zp"):
+        return "a control character"
+    return "a non-ASCII character (such as an accented letter or a typographic quote)"
+
+
+def check_api_key_characters(key: str, source: str = "the API key") -> None:
+    """Refuse a key IO cannot take: anything but printable ASCII without whitespace.
+
+    HTTP header values must be ASCII (httpx raises ``UnicodeEncodeError`` otherwise) and a
+    line break would split the header. The message gives the kind of the first bad character
+    and its position (1-based), and how many there are; never a character of the key.
+    """
+    bad = [(i, c) for i, c in enumerate(key, start=1) if not "!" <= c <= "~"]
+    if not bad:
+        return
+    position, char = bad[0]
+    others = f" ({len(bad)} such characters in all)" if len(bad) > 1 else ""
+    raise ConfigError(
+        f"{source}: the API key has {_character_kind(char)} at position {position} of "
+        f"{len(key)}{others}. {_KEY_ADVICE}"
+    )
+
+
+def check_api_key(text: str, source: str) -> Secret:
+    """The key as read from ``source``: surrounding whitespace removed, then checked.
+
+    A trailing newline (how editors end a file) is fine. Several non-empty lines are not:
+    IO takes one key per request, and the primary and secondary key saved together would be
+    sent as one broken header. The message counts the lines and never shows them.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        for line in lines:
+            register_secret(line.strip())
+        raise ConfigError(
+            f"{source} holds {len(lines)} non-empty lines; IO takes one key: keep the primary "
+            "key alone in it, on one line (the secondary key is a spare for when you rotate "
+            "the primary; the lines are not shown)"
+        )
+    return Secret(text.strip(), source=source)
+
+
 def read_api_key(environ: dict[str, str] | os._Environ[str] | None = None) -> Secret:
-    """Read the key from ``IO_API_KEY`` or the file named by ``IO_API_KEY_FILE``."""
+    """Read and check the key from ``IO_API_KEY`` or the file named by ``IO_API_KEY_FILE``.
+
+    Raises :class:`ConfigError` for a file that cannot be read or is not text, and for a key
+    IO cannot take (:func:`check_api_key`).
+    """
     env = os.environ if environ is None else environ
     if env.get("IO_API_KEY"):
-        return Secret(env["IO_API_KEY"].strip())
+        return check_api_key(env["IO_API_KEY"], "IO_API_KEY")
     key_file = env.get("IO_API_KEY_FILE")
     if key_file:
         path = Path(key_file)
+        source = f"IO_API_KEY_FILE {path}"
         try:
-            return Secret(path.read_text(encoding="utf-8").strip())
+            with path.open("rb") as stream:
+                data = stream.read(_KEY_FILE_MAX_BYTES + 1)
         except OSError as exc:
-            raise ConfigError(f"cannot read IO_API_KEY_FILE {path}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
+        if len(data) > _KEY_FILE_MAX_BYTES:
+            raise ConfigError(f"{source} is larger than {_KEY_FILE_MAX_BYTES} bytes: it is not "
+                              "a key file. Put the service's primary key alone in it")
+        try:
+            text = data.decode("utf-8-sig")  # a byte-order mark (Windows Notepad) is no part
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{source}: byte {exc.start + 1} of the file is not UTF-8 text, so the key "
+                f"cannot be ASCII. {_KEY_ADVICE}"
+            ) from None
+        return check_api_key(text, source)
     return Secret("")
 
 
@@ -147,8 +238,10 @@ def load_settings(
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values.get("rate"), str):
         values["rate"] = RateSpec.parse(values["rate"])
+    if values.get("journal") is not None:
+        values["journal"] = Path(str(values["journal"])).expanduser()
     if "base_url" in values:
-        values["base_url"] = str(values["base_url"]).rstrip("/")
+        values["base_url"] = str(values["base_url"]).strip().rstrip("/")
     known = set(Settings.__dataclass_fields__) - {"api_key"}
     unknown = set(values) - known
     if unknown:

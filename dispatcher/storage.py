@@ -70,7 +70,11 @@ def private_folder(path: Path) -> Path:
     Only the folders created here get that mode (set explicitly, so the umask cannot loosen
     it); an existing folder keeps its own.
     """
-    path = Path(path)
+    return _folders(Path(path), 0o700)
+
+
+def _folders(path: Path, mode: int) -> Path:
+    """Create each missing folder of ``path`` with exactly ``mode`` (never the umask's)."""
     missing: list[Path] = []
     for folder in (path, *path.parents):
         if folder.is_dir():
@@ -78,12 +82,12 @@ def private_folder(path: Path) -> Path:
         missing.append(folder)
     for folder in reversed(missing):
         try:
-            os.mkdir(folder, 0o700)
+            os.mkdir(folder, mode)
         except FileExistsError:
             if not folder.is_dir():
                 raise
             continue  # created by someone else meanwhile: theirs, left as it is
-        os.chmod(folder, 0o700)
+        os.chmod(folder, mode)
     return path
 
 
@@ -119,10 +123,8 @@ def atomic_writer(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
     created private unless ``mode`` lets others read the file (the Prometheus textfile).
     """
     path = Path(path)
-    if mode & 0o077:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        private_folder(path.parent)
+    # a file others may read (a Prometheus textfile) gets folders they may enter: 0755
+    _folders(path.parent, 0o755 if mode & 0o077 else 0o700)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as stream:

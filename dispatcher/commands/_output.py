@@ -22,7 +22,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def abort(message: str, code: ExitCode) -> NoReturn:
     """Print one line on stderr and exit with a named code."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    from dispatcher.logs import scrub_text
+
+    err_console.print(f"[bold red]error:[/] {escape(scrub_text(message))}", markup=True)
     raise typer.Exit(int(code))
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dispatcher.ledger.records import LedgerRow, Outcome, PendingRow, RowEvent
+from dispatcher.privacy import without_secrets
 from dispatcher.storage import Database
 from dispatcher.vocabulary import RowState
 
@@ -120,7 +121,7 @@ class RowBook:
             db.executemany(
                 "UPDATE rows SET state=?, http_status=?, message_id=?, detail=?, "
                 "attempts=attempts+?, decided_at=?, run_id=? WHERE campaign_id=? AND row=?",
-                [(o.state, o.http_status, o.message_id, o.detail, o.attempts,
+                [(o.state, o.http_status, o.message_id, without_secrets(o.detail), o.attempts,
                   now if o.state.is_terminal else None, run_id, campaign_id, o.row)
                  for o in items],
             )
@@ -128,7 +129,8 @@ class RowBook:
                 "INSERT INTO events (campaign_id, row, at, run_id, state, http_status, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(campaign_id, o.row, now, run_id, o.state, o.http_status,
-                  o.detail if o.message_id is None else f"message id {o.message_id}")
+                  without_secrets(o.detail) if o.message_id is None
+                  else f"message id {o.message_id}")
                  for o in items],
             )
 

@@ -11,6 +11,7 @@ import builtins
 import time
 from dataclasses import dataclass
 
+from dispatcher.privacy import without_secrets
 from dispatcher.storage import Database
 from dispatcher.vocabulary import RowState
 
@@ -84,7 +85,7 @@ class TestSendBook:
             db.execute(
                 "UPDATE test_sends SET outcome=?, message_id=?, http_status=?, detail=? "
                 "WHERE test_id=?",
-                (outcome, message_id, http_status, detail, test_id),
+                (outcome, message_id, http_status, without_secrets(detail), test_id),
             )
 
     def recover(self) -> int:

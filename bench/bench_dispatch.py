@@ -195,7 +195,7 @@ def run_dispatcher(sim: Simulator, campaign_path: Path, ledger_path: Path, *, ra
     """``dispatcher run`` through its API, with a fresh ledger and a deadline."""
     campaign = CampaignSource(campaign_path, TEMPLATE)
     settings = Settings(base_url=sim.base_url, api_key=Secret(KEY), rate=RateSpec.parse(rate),
-                        concurrency=concurrency)
+                        concurrency=concurrency, journal=ledger_path.parent / "journal.sqlite")
     deadline = datetime.now() + timedelta(seconds=time_limit)
     options = RunOptions(stops=StopOptions(deadline=deadline, handle_signals=False))
     getters: list[Any] = []

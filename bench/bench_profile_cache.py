@@ -89,8 +89,9 @@ def endpoint_counts(sim: Simulator) -> Counter[str]:
 
 
 def settings_for(sim: Simulator, args: argparse.Namespace) -> Settings:
+    """The bench's own send journal, in its work directory (never the user's state)."""
     return Settings(base_url=sim.base_url, api_key=Secret(KEY), rate=RateSpec.parse(args.rate),
-                    concurrency=args.concurrency)
+                    concurrency=args.concurrency, journal=args.workdir / "journal.sqlite")
 
 
 def night(sim: Simulator, args: argparse.Namespace, campaign: Path, template: Path,
@@ -166,7 +167,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_profile_cache_"))
+    workdir = args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_profile_cache_"))
     workdir.mkdir(parents=True, exist_ok=True)
     log_stream = (workdir / "dispatcher.log").open("w", encoding="utf-8")
     configure_logging(json=True, level=logging.INFO, stream=log_stream, secrets=(KEY,))

@@ -13,6 +13,18 @@ With a profile cache (``run --profile-cache``), a profile worker asks it first: 
 decision skips ``POST /profiles`` (see :mod:`dispatcher.profilecache` for when that is safe),
 and each real answer is queued for the cache, written in batches by one thread at a time.
 
+The send journal: an :class:`Intent` carries the row's recipient and content hash, and the
+writer's commit reserves them in the service's journal in the same step; the commit says
+back whether the row may go (``taken``), was sent before (``refused``: the commit recorded
+it as ``already_sent``) or is being sent by another live run (``postponed``: it stays pending).
+
+Mistakes that hit every row: until a stage has had one good answer, its requests go one at a
+time, and when its first answers are all the same refusal (:class:`FirstAnswers`), the run
+stops at once as a configuration error, with every untried row still pending.
+
+Rows whose request provably never reached IO (connection refused, DNS, pool timeout) stay
+pending, never ``failed``: :attr:`Dispatch.unreached` counts them, and the next run takes them.
+
 Stopping: once the stop policy is set, no worker takes a new row; rows cut off in
 ``sending`` before any byte left are listed in :attr:`Dispatch.never_sent` (the caller makes
 them pending again); rows cut off while their request was on the wire stay ``sending`` and
@@ -21,24 +33,35 @@ become ``ambiguous`` on recovery.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 import anyio
 import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from dispatcher.ioapi import Client, WireState
+from dispatcher.ioapi import Answer, Client, WireState
 from dispatcher.ledger import Outcome
 from dispatcher.message import OutgoingMessage
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.profilecache import CachedProfiles
-from dispatcher.stopping import StopPolicy
-from dispatcher.vocabulary import PROFILE_OUTCOMES, SUBMIT_OUTCOMES, ProfileKind, RowState
+from dispatcher.stopping import FirstAnswers, StopPolicy
+from dispatcher.vocabulary import (
+    PROFILE_OUTCOMES,
+    SUBMIT_OUTCOMES,
+    ProfileKind,
+    RowState,
+    SubmitKind,
+)
 from dispatcher.writer import BatchWriter
 
-__all__ = ["Dispatch", "Intent", "Job", "OutcomeHook"]
+__all__ = ["Dispatch", "Intent", "IntentVerdict", "Job", "OutcomeHook"]
+
+A = TypeVar("A", bound=Answer)
 
 log = structlog.get_logger("dispatcher.pipeline")
 
@@ -57,11 +80,25 @@ class Job:
         return self.message.fiscal_code
 
 
-@dataclass(frozen=True, slots=True)
+class IntentVerdict(StrEnum):
+    """What the commit of an intent decided (see the module docstring)."""
+
+    TAKEN = "taken"
+    REFUSED = "refused"
+    POSTPONED = "postponed"
+
+
+@dataclass(slots=True)
 class Intent:
-    """"This row's POST is about to leave": committed as ``sending`` before it does."""
+    """"This row's POST is about to leave": committed as ``sending`` before it does.
+
+    ``verdict`` is written by the commit, before :meth:`BatchWriter.put_and_wait` returns.
+    """
 
     row: int
+    fiscal_code: str
+    content_hash: str
+    verdict: IntentVerdict = IntentVerdict.TAKEN
 
 
 class Dispatch:
@@ -87,6 +124,12 @@ class Dispatch:
         self._cache_thread = anyio.CapacityLimiter(1)
         self.never_sent: set[int] = set()
         """Rows cut off in ``sending`` before any byte left: the caller makes them pending."""
+        self.unreached = 0
+        """Rows left pending because their request provably never reached IO."""
+        self.postponed = 0
+        """Rows left pending because another live run is sending the same message."""
+        self.first_profiles = FirstAnswers("profile check")
+        self.first_submits = FirstAnswers("message submit")
 
     async def run(self, jobs: AsyncIterator[Job]) -> None:
         """Send every job; return when all are decided or the run was stopped."""
@@ -143,9 +186,13 @@ class Dispatch:
                         await self._decide(job, Outcome(
                             job.row, PROFILE_OUTCOMES[cached.kind], None, None, cached.detail, 0))
                     continue
-                answer = await self.stops.ask(self.client.check_profile(job.fiscal_code))
+                answer = await self._ask(self.first_profiles, functools.partial(
+                    self.client.check_profile, job.fiscal_code))
                 if answer is None:
                     continue  # stays pending
+                if answer.never_left:
+                    self.unreached += 1
+                    continue  # IO never heard of it: stays pending for the next run
                 if cache is not None:
                     await self._remember(cache, job.fiscal_code, answer.kind)
                 if answer.kind is ProfileKind.ALLOWED:
@@ -170,20 +217,61 @@ class Dispatch:
                 if self.stops.is_set:
                     continue
                 wire = WireState()
+                intent = Intent(job.row, job.fiscal_code, job.message.content_hash)
                 try:
-                    await self.writer.put_and_wait(Intent(job.row))  # durable: now it may leave
+                    await self.writer.put_and_wait(intent)  # durable: now it may leave
+                    if intent.verdict is not IntentVerdict.TAKEN:
+                        self._not_taken(intent)
+                        continue
                     if self.stops.is_set:
                         self.never_sent.add(job.row)
                         continue
-                    answer = await self.stops.ask(
-                        self.client.submit_message(job.message, wire=wire))
+                    answer = await self._ask(self.first_submits, functools.partial(
+                        self.client.submit_message, job.message, wire=wire))
                 except anyio.get_cancelled_exc_class():
                     if not wire.maybe_sent:
                         self.never_sent.add(job.row)
                     raise
-                if answer is None:  # the breaker (nothing left) or a 401 (nothing stored)
+                if answer is None or answer.never_left:
+                    # the breaker, a 401, a stop, or a request that never left: nothing stored
+                    self.unreached += answer is not None
                     self.never_sent.add(job.row)
                     continue
                 await self._decide(job, Outcome(
                     job.row, SUBMIT_OUTCOMES[answer.kind], answer.http_status, answer.message_id,
                     answer.detail, answer.attempts))
+
+    def _not_taken(self, intent: Intent) -> None:
+        if intent.verdict is IntentVerdict.REFUSED:  # the commit recorded it already_sent
+            self.on_outcome(RowState.ALREADY_SENT)
+        else:
+            self.postponed += 1
+
+    async def _ask(self, first: FirstAnswers, call: Callable[[], Awaitable[A]]) -> A | None:
+        """One call through the stop policy; one at a time until the stage proved itself.
+
+        Until a stage has had one good answer, its calls go one by one, so a mistake that
+        hits every row (a wrong base path, a missing permission, a payment cap of 0) costs a
+        few requests, not sixteen in flight; its first answers being the same refusal stops
+        the run as a configuration error.
+        """
+        if first.learning:
+            async with first.lock:
+                if first.learning and not self.stops.is_set:
+                    answer = await self.stops.ask(call())
+                    if answer is not None:
+                        self._judge(first, answer)
+                    return answer
+        if self.stops.is_set:  # e.g. the stage's first answers just stopped the run
+            return None
+        return await self.stops.ask(call())
+
+    def _judge(self, first: FirstAnswers, answer: Answer) -> None:
+        kind = getattr(answer, "kind", None)
+        if kind in (ProfileKind.REJECTED, SubmitKind.REJECTED):
+            diagnosis = first.refused(answer.http_status, answer.title, answer.detail)
+            if diagnosis is not None:
+                self.stops.stop(diagnosis, fatal=True)
+        elif kind in (ProfileKind.ALLOWED, ProfileKind.NOT_ALLOWED, ProfileKind.NO_PROFILE,
+                      SubmitKind.SENT):
+            first.proven()

@@ -4,6 +4,9 @@ The rules, the same for ``run``, ``status``, ``test``, ``run --dry-run`` and ``f
 
 * IO refuses the key (401): stop at once, *fatal* (exit 4): every later call would fail too.
 * The error-rate breaker opens (``ErrorRateExceeded``): stop taking work (exit 75), rerun later.
+* The first answers of a stage (profile checks, submits) are all the same refusal
+  (:class:`FirstAnswers`): a mistake that hits every row. Stop at once, *fatal* (exit 4),
+  with a diagnosis; untried rows stay pending, refused ones keep their outcome.
 * SIGINT/SIGTERM, a stop file or a deadline: stop taking work; calls in flight get
   ``grace_seconds`` to finish, then they are cancelled; a second signal cancels at once.
 
@@ -28,7 +31,10 @@ import structlog
 from dispatcher.ioapi import Answer, ErrorRateExceeded
 from dispatcher.vocabulary import ExitCode
 
-__all__ = ["StopOptions", "StopPolicy", "stop_exit_code"]
+__all__ = ["FirstAnswers", "StopOptions", "StopPolicy", "stop_exit_code"]
+
+SYSTEMATIC_AFTER = 5
+"""Same refusals in a row, at the start of a stage, that make a configuration error."""
 
 log = structlog.get_logger("dispatcher.stopping")
 
@@ -119,6 +125,63 @@ class StopPolicy:
             elif deadline is not None and time.time() >= deadline.timestamp():
                 self.stop(f"deadline {deadline:%Y-%m-%d %H:%M} reached")
             await anyio.sleep(0.5)
+
+
+@dataclass
+class FirstAnswers:
+    """Whether one stage's first answers are all the same refusal: a configuration mistake.
+
+    It only watches the start of a run: once one good answer came, or two different
+    refusals, the stage is ``proven`` and the rest of the run is the citizens' business.
+    """
+
+    stage: str  # "profile check", "message submit"
+    limit: int = SYSTEMATIC_AFTER
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _refusals: list[tuple[int | None, str]] = field(default_factory=list)
+    _proven: bool = False
+
+    @property
+    def learning(self) -> bool:
+        return not self._proven
+
+    def proven(self) -> None:
+        self._proven = True
+
+    def refused(self, status: int | None, title: str | None, detail: str | None) -> str | None:
+        """Note one refusal; the diagnosis when it makes ``limit`` identical ones in a row."""
+        key = (status, title or (detail or "")[:80])
+        self._refusals.append(key)
+        if len(set(self._refusals)) > 1:
+            self._proven = True  # refusals that differ are about the citizens, not the setup
+            return None
+        if len(self._refusals) < self.limit:
+            return None
+        self._proven = True
+        return systematic_diagnosis(self.stage, len(self._refusals), status, title, detail)
+
+
+def systematic_diagnosis(stage: str, count: int, status: int | None, title: str | None,
+                         detail: str | None) -> str:
+    """What the same refusal of every first request probably means, and what to do."""
+    said = detail or title or "no detail"  # an answer's detail already starts with its title
+    if status == 404 and stage == "profile check":
+        cause = ("the base URL probably does not point at IO's API: it must end in /api/v1 "
+                 "(e.g. https://api.io.pagopa.it/api/v1); run `dispatcher check`")
+    elif status == 403:
+        cause = ("the service lacks a permission this campaign needs (payments/payee, "
+                 "Premium ADVANCED messages, remote content) or the key is another service's: "
+                 "ask IO's back office, or change the campaign")
+    elif status == 400:
+        cause = ("IO refuses the message as built, for every row: e.g. a payment amount over "
+                 "the service's cap (a cap of 0 refuses every payment notice), or a field the "
+                 "service may not use")
+    else:
+        cause = "this is a configuration problem, not the citizens'"
+    return (f"the first {count} {stage}s were all refused the same way (HTTP {status}, "
+            f"{said}): {cause}. Nothing more was sent; every row not tried yet is still "
+            f"pending. Fix the cause, then run again (add --retry-failed to resend the "
+            f"{count} refused rows)")
 
 
 def stop_exit_code(fatal: str | None, stopped: str | None) -> ExitCode | None:

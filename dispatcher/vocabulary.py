@@ -5,7 +5,7 @@ module defines its own copy. Why one place: a state spelt two ways (an enum in o
 string in another) is how a row ends up counted in no column of a report.
 
 * :class:`InputVerdict`: what validation made of an input row (valid, invalid, duplicate).
-* :class:`RowState`: where a row of the ledger is; eight of its ten states are terminal.
+* :class:`RowState`: where a row of the ledger is; all but ``pending``/``sending`` are terminal.
 * :class:`ProfileKind`, :class:`SubmitKind`: what IO answered a profile check or a submit,
   and :data:`PROFILE_OUTCOMES` / :data:`SUBMIT_OUTCOMES`, the one mapping from those answers
   to row states.
@@ -42,7 +42,7 @@ class InputVerdict(StrEnum):
 
 
 class RowState(StrEnum):
-    """Where a ledger row is. The last eight are terminal: a finished run leaves only those."""
+    """Where a ledger row is. All but the first two are terminal: a finished run leaves those."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -54,15 +54,11 @@ class RowState(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     AMBIGUOUS = "ambiguous"
+    ALREADY_SENT = "already_sent"  # the service's send journal: sent before, not sent again
 
     @property
     def is_terminal(self) -> bool:
         return self not in (RowState.PENDING, RowState.SENDING)
-
-    @property
-    def may_have_reached_io(self) -> bool:
-        """Sent, or possibly sent: what the cross-run guard refuses to send again."""
-        return self in (RowState.SENT, RowState.AMBIGUOUS, RowState.SENDING)
 
     @property
     def is_retryable(self) -> bool:

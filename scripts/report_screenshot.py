@@ -453,7 +453,8 @@ def make_report(workdir: Path, *, rows: int = 400, lang: str = "it", rate: str =
     )
     with running_simulator(config) as sim:
         settings = Settings(base_url=sim.base_url, api_key=Secret(DEFAULT_KEY),
-                            rate=RateSpec.parse(rate), concurrency=8, read_timeout=10.0)
+                            rate=RateSpec.parse(rate), concurrency=8, read_timeout=10.0,
+                            journal=workdir / "journal.sqlite")
         started = time.monotonic()
         run = run_campaign(
             CampaignSource(campaign_csv, TEMPLATE), settings=settings,

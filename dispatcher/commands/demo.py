@@ -61,8 +61,9 @@ def command(
     ledger_path = out / "ledger.sqlite"
     with running_simulator(config) as sim:
         console.rule(f"2. send to the IO simulator at {sim.base_url} (policy 150/5s)")
+        # the simulator is a new service every time: its send journal lives with the demo
         settings = Settings(base_url=sim.base_url, api_key=Secret(DEFAULT_KEY),
-                            rate=RateSpec.parse(rate))
+                            rate=RateSpec.parse(rate), journal=out / "journal.sqlite")
         code = execute_run(source, settings=settings, ledger_path=ledger_path,
                            options=RunOptions(skip_invalid=True, export_dir=out),
                            json_output=False, progress=RunProgress.for_terminal(err_console))
@@ -95,6 +96,7 @@ def command(
 
 
 DEMO_FILES = ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.sqlite.lock",
+              "journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm",
               "results.csv", "results.parquet", "report.html", "summary.json")
 
 

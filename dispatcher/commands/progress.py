@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dispatcher.commands._output import console
-from dispatcher.privacy import mask_fiscal_codes_in
+from dispatcher.logs import scrub_text
 from dispatcher.report.labels import OUTCOME_LABELS
 from dispatcher.vocabulary import TERMINAL_STATES, RowState
 
@@ -103,6 +104,9 @@ def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_outpu
                     },
                     "stopped_reason": summary.stopped_reason,
                     "fatal": summary.fatal,
+                    "unreached": summary.unreached,
+                    "postponed": summary.postponed,
+                    "journal": str(summary.journal) if summary.journal else None,
                     "exit_code": int(summary.exit_code),
                     "ledger": str(summary.ledger_path),
                     "results_csv": str(paths.csv) if paths else None,
@@ -133,13 +137,33 @@ def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_outpu
             f"[yellow]{summary.recovered_ambiguous} row(s) were in flight when a run stopped: "
             "marked ambiguous, not resent.[/]"
         )
-    if summary.stopped_reason and summary.unfinished:
+    if summary.counts[RowState.ALREADY_SENT]:
         console.print(
-            f"[yellow]Stopped ({mask_fiscal_codes_in(summary.stopped_reason)}); "
+            f"{summary.counts[RowState.ALREADY_SENT]} row(s) already sent by this service "
+            f"(send journal {summary.journal}): not sent again; --allow-resend to send anyway.",
+            markup=False)
+    if summary.unreached:
+        console.print(
+            f"[yellow]{summary.unreached} row(s) could not reach IO (connection refused, DNS, "
+            "timeout before sending): left pending, nothing was sent for them.[/]"
+        )
+    if summary.postponed:
+        console.print(
+            f"[yellow]{summary.postponed} row(s) are being sent by another run of this service "
+            "right now: left pending; rerun once it is done.[/]"
+        )
+    if summary.stopped_reason and summary.unfinished and not summary.fatal:
+        console.print(
+            f"[yellow]Stopped ({escape(scrub_text(summary.stopped_reason))}); "
             f"{summary.unfinished} row(s) left. Rerun the same command to resume.[/]"
         )
+    elif summary.unfinished and not summary.fatal:
+        console.print(
+            f"[yellow]{summary.unfinished} row(s) left pending. Rerun the same command to "
+            "resume.[/]"
+        )
     if summary.fatal:
-        console.print(f"[red]{mask_fiscal_codes_in(summary.fatal)}[/]")
+        console.print(f"[red]{escape(scrub_text(summary.fatal))}[/]")
     console.print(f"ledger: {summary.ledger_path}")
     if paths:
         console.print(f"results: {paths.csv} · {paths.parquet}")

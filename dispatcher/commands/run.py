@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from dispatcher.vocabulary import ExitCode
 if TYPE_CHECKING:
     from dispatcher.campaign import CampaignSource
     from dispatcher.commands.progress import RunProgress
-    from dispatcher.operations.run import RunOptions
+    from dispatcher.operations.run import RunOptions, SendPreview
     from dispatcher.profilecache import ProfileCacheUse
     from dispatcher.settings import Settings
 
@@ -63,7 +64,17 @@ def command(
     ),
     allow_resend: bool = typer.Option(
         False, "--allow-resend",
-        help="Send even if an earlier campaign of this ledger sent the same content.",
+        help="Send even if this service already sent the same message to the citizen "
+             "(the send journal says so; any file, any ledger).",
+    ),
+    journal: Path | None = typer.Option(
+        None, "--journal",
+        help="The service's send journal (default: the settings' journal, else "
+             "$XDG_STATE_HOME/dispatcher/journals/SERVICE.sqlite).",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y",
+        help="Do not ask for confirmation on a terminal (cron never asks).",
     ),
     new_campaign: bool = typer.Option(
         False, "--new-campaign",
@@ -149,12 +160,36 @@ def command(
                           stop_file=stop_file),
         skip_invalid=skip_invalid, resend_ambiguous=resend_ambiguous, retry_failed=retry_failed,
         allow_resend=allow_resend, new_campaign=new_campaign, require_test=require_test,
-        profile_cache=cache, export_dir=export_dir,
+        profile_cache=cache, export_dir=export_dir, journal=journal,
     )
     code = execute_run(source, settings=settings, ledger_path=ledger_path, options=options,
                        json_output=json_output, progress=RunProgress.for_terminal(err_console),
-                       metrics_file=metrics_file)
+                       metrics_file=metrics_file,
+                       confirm=None if yes or not interactive() else confirm_send)
     raise typer.Exit(int(code))
+
+
+def interactive() -> bool:
+    """A person at a terminal: stdin and stderr are TTYs (cron, pipes and CI never are)."""
+    import sys
+
+    return sys.stdin.isatty() and err_console.is_terminal
+
+
+def confirm_send(preview: SendPreview) -> bool:
+    """The last look before a real send: what, to whom, through which service, how long."""
+    from rich.prompt import Confirm
+
+    from dispatcher.durations import format_estimate
+
+    kind = "resuming" if preview.resumed else "new"
+    err_console.print(
+        f"About to send [bold]{preview.messages:,}[/] message(s), one each to "
+        f"{preview.messages:,} citizen(s) (campaign {preview.campaign_id}, {kind}),\n"
+        f"through IO at {preview.base_url} (service {preview.service}), "
+        f"at {preview.rate}: about {format_estimate(preview.estimated_s)}."
+    )
+    return Confirm.ask("Send now?", console=err_console, default=False)
 
 
 def profile_cache_use(
@@ -187,6 +222,7 @@ def execute_run(
     json_output: bool,
     progress: RunProgress | None,
     metrics_file: Path | None = None,
+    confirm: Callable[[SendPreview], bool] | None = None,
 ) -> ExitCode:
     """Run the operation, print its summary; shared by ``run`` and ``demo``."""
     from dispatcher.commands.progress import render_summary
@@ -195,7 +231,8 @@ def execute_run(
     from dispatcher.operations.run import RunHooks, run_campaign
 
     hooks = RunHooks(on_start=progress.start, on_outcome=progress.advance,
-                     on_pacer=progress.watch_pacer) if progress else RunHooks()
+                     on_pacer=progress.watch_pacer, confirm=confirm) if progress else RunHooks(
+                         confirm=confirm)
     try:
         with progress or contextlib.nullcontext():
             result = run_campaign(source, settings=settings, ledger_path=ledger_path,

@@ -177,6 +177,7 @@ def render_status(summary: StatusResult, *, json_output: bool) -> None:
             "too_young": plan.too_young,
             "expired": plan.expired,
             "open_after": summary.open_after,
+            "unfollowable": summary.unfollowable,
             "requests": summary.requests,
             "throttled": summary.throttled,
             "duration_s": round(summary.duration_s, 3),
@@ -200,6 +201,12 @@ def render_status(summary: StatusResult, *, json_output: bool) -> None:
         f"horizon; {summary.open_after} still open · {summary.requests} requests, "
         f"{summary.throttled} answered 429"
     )
+    if summary.unfollowable:
+        console.print(
+            f"[yellow]{summary.unfollowable} row(s) have no message id to follow (ambiguous: "
+            "the answer was lost or was not IO's): they need attention, not settled. Check the "
+            "citizen's inbox or IO's back office before any --resend-ambiguous.[/]"
+        )
     if summary.counts.get(MessageStatus.REJECTED):
         console.print(
             "[yellow]REJECTED: the citizen has no IO profile or blocked the service. "

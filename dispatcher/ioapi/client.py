@@ -325,7 +325,7 @@ class Client:
         if error is not None:
             return error
         return Success(response.status_code, _json_or_none(response),
-                       response.headers.get("location"))
+                       response.headers.get("location"), response.headers.get("content-type"))
 
     def _give_up(
         self,

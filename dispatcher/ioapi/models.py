@@ -9,15 +9,23 @@ title and detail, the APIM message or the transport error; masked, never holding
 A 404 means "no profile" / "not found" / "not available yet" only when the backend said so with
 a ProblemJson; APIM's own 404 (an unknown route, e.g. a wrong ``IO_BASE_URL``) is ``rejected``,
 so a misconfigured run cannot quietly mark every citizen as having no IO.
+
+Only IO's own answer counts as sent: a 201 whose JSON body holds a message id. Any other 2xx
+(a proxy's 200 HTML page, a 204, JSON without an id) may or may not have reached IO, so the
+submit is ``ambiguous`` and never counted as delivered.
+
+``never_left`` marks an answer whose request provably never reached IO (connection refused,
+DNS, a pool timeout): its row stays pending for the next run, it never becomes ``failed``.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dispatcher.ioapi.outcomes import IOApiError, MaybeSent, Rejected
+from dispatcher.ioapi.outcomes import IOApiError, MaybeSent, NotSent, Refused, Rejected
 from dispatcher.vocabulary import FINAL_STATUSES, ProfileKind, SubmitKind
 
 __all__ = [
@@ -29,6 +37,9 @@ __all__ = [
     "ProfileAnswer",
     "SubmitAnswer",
 ]
+
+MESSAGE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+"""What a message id IO returns looks like (a ULID today); anything else is not IO's answer."""
 
 
 class MessageKind(StrEnum):
@@ -50,6 +61,8 @@ class Answer:
     http_status: int | None
     attempts: int
     detail: str | None = None
+    title: str | None = None  # a refusal's ProblemJson title: what systematic errors share
+    never_left: bool = False  # the request provably never reached IO
 
     @property
     def is_auth_error(self) -> bool:
@@ -99,6 +112,7 @@ class Success:
     status: int
     body: object
     location: str | None = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,19 @@ class Final:
             return self.note
         text = self.result.detail_text
         return f"{self.note}: {text}" if self.note else text
+
+    @property
+    def title(self) -> str | None:
+        return self.result.title if isinstance(self.result, Refused) else None
+
+    @property
+    def never_left(self) -> bool:
+        return isinstance(self.result, NotSent)
+
+    def common(self) -> dict[str, object]:
+        """The fields every answer takes from how its call ended."""
+        return {"http_status": self.http_status, "attempts": self.attempts,
+                "detail": self.detail, "title": self.title, "never_left": self.never_left}
 
     def is_backend_404(self) -> bool:
         """A 404 told by the backend (ProblemJson), not by APIM for an unknown route."""
@@ -155,28 +182,42 @@ def profile_answer(final: Final) -> ProfileAnswer:
         kind = ProfileKind.NO_PROFILE
     else:
         kind = ProfileKind.REJECTED if isinstance(result, Rejected) else ProfileKind.FAILED
-    return ProfileAnswer(kind=kind, http_status=final.http_status, attempts=final.attempts,
-                         detail=detail, preferred_languages=languages)
+    return ProfileAnswer(kind=kind, **{**final.common(), "detail": detail},
+                         preferred_languages=languages)
 
 
 def submit_answer(final: Final) -> SubmitAnswer:
     result, detail = final.result, final.detail
     message_id = location = None
     if isinstance(result, Success):
-        kind, location = SubmitKind.SENT, result.location
+        location = result.location
         message_id = _text(_dict(result.body).get("id"))
-        if message_id is None and location:
-            message_id = location.rstrip("/").rsplit("/", 1)[-1] or None
-        if message_id is None:
-            detail = "accepted, but IO returned no message id"
+        if result.status == 201 and message_id is not None and MESSAGE_ID.match(message_id):
+            kind = SubmitKind.SENT
+        else:
+            kind, message_id = SubmitKind.AMBIGUOUS, None
+            detail = f"unexpected answer from the gateway: {_describe_success(result)}"
     elif isinstance(result, Rejected):
         kind = SubmitKind.REJECTED
     elif isinstance(result, MaybeSent):
         kind = SubmitKind.AMBIGUOUS
     else:
         kind = SubmitKind.FAILED
-    return SubmitAnswer(kind=kind, http_status=final.http_status, attempts=final.attempts,
-                        detail=detail, message_id=message_id, location=location)
+    return SubmitAnswer(kind=kind, **{**final.common(), "detail": detail},
+                        message_id=message_id, location=location)
+
+
+def _describe_success(result: Success) -> str:
+    """A 2xx that is not IO's 201-with-id, in words (never the body: it may hold anything)."""
+    kind = (result.content_type or "no content type").split(";", 1)[0].strip()
+    if result.status != 201:
+        what = f"HTTP {result.status} ({kind}) instead of 201"
+    elif result.body is None:
+        what = f"HTTP 201 with a body that is not JSON ({kind})"
+    else:
+        what = "HTTP 201 without a valid message id"
+    return (f"{what}; IO may or may not have stored the message (a proxy in between?), "
+            "check before resending")
 
 
 def message_answer(final: Final) -> MessageAnswer:
@@ -193,9 +234,7 @@ def message_answer(final: Final) -> MessageAnswer:
         kind = MessageKind.REJECTED if isinstance(result, Rejected) else MessageKind.FAILED
     return MessageAnswer(
         kind=kind,
-        http_status=final.http_status,
-        attempts=final.attempts,
-        detail=detail,
+        **{**final.common(), "detail": detail},
         status=_text(body.get("status")),
         read_status=_text(body.get("read_status")),
         payment_status=_text(body.get("payment_status")),
@@ -217,9 +256,7 @@ def feed_answer(final: Final, day: datetime.date) -> FeedAnswer:
         kind = FeedKind.REJECTED if isinstance(result, Rejected) else FeedKind.FAILED
     return FeedAnswer(
         kind=kind,
-        http_status=final.http_status,
-        attempts=final.attempts,
-        detail=detail,
+        **{**final.common(), "detail": detail},
         day=day,
         subscriptions=_strings(body.get("subscriptions")),
         unsubscriptions=_strings(body.get("unsubscriptions")),

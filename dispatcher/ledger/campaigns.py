@@ -6,17 +6,14 @@ each :meth:`~CampaignBook.record_rows` commits one chunk, and
 transaction (memory, and a WAL the size of the ledger), and a crash halfway leaves a campaign
 that says so: ``recorded`` false, :meth:`~CampaignBook.recorded_through` the last row kept.
 
-The cross-campaign guard is applied as rows are recorded: unless ``allow_resend``, a pending
-row whose (fiscal code, content hash) another campaign of this ledger sent, or may have sent,
-is recorded as ``duplicate`` instead. The check costs one query per chunk, not one per row.
+Whether a row was sent before by another campaign is not the ledger's question: the
+service's send journal (:mod:`dispatcher.journal`) answers it for every ledger at once.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from itertools import islice
 from typing import Any
 
@@ -31,20 +28,6 @@ CHUNK_ROWS = 10_000
 _CAMPAIGN_COLUMNS = (
     "campaign_id, input_path, input_sha256, template_sha256, created_at, completed_at, recorded"
 )
-
-_REACHED_IO = tuple(state for state in RowState if state.may_have_reached_io)
-
-_EARLIER_DELIVERIES = (
-    "SELECT json_extract(chunk.value, '$[0]') AS new_row, r.campaign_id, r.row, r.state, "
-    "r.message_id FROM json_each(?) AS chunk JOIN rows AS r "
-    "ON r.fiscal_code = json_extract(chunk.value, '$[1]') "
-    "AND r.content_hash = json_extract(chunk.value, '$[2]') "
-    f"WHERE r.state IN ({', '.join('?' * len(_REACHED_IO))}) AND r.campaign_id <> ? "
-    "ORDER BY new_row, r.campaign_id DESC, r.row DESC"
-)
-"""For each (row, fiscal code, content hash) of a chunk, the deliveries of other campaigns,
-latest campaign first; the chunk travels as one JSON parameter, so the query runs once."""
-
 
 def _campaign(found: tuple[Any, ...]) -> CampaignRecord:
     *values, recorded = found
@@ -86,13 +69,12 @@ class CampaignBook:
         input_sha256: str,
         template_sha256: str | None,
         rows: Iterable[NewRow],
-        allow_resend: bool = False,
     ) -> int:
         """Record a new campaign and every one of its rows (in chunks); returns its id."""
         campaign_id = self.begin(input_path=input_path, input_sha256=input_sha256,
                                  template_sha256=template_sha256)
         for chunk in _chunks(rows, CHUNK_ROWS):
-            self.record_rows(campaign_id, chunk, allow_resend=allow_resend)
+            self.record_rows(campaign_id, chunk)
         self.finish_recording(campaign_id)
         return campaign_id
 
@@ -106,17 +88,11 @@ class CampaignBook:
             )
         return int(cursor.lastrowid or 0)
 
-    def record_rows(
-        self, campaign_id: int, rows: Sequence[NewRow], *, allow_resend: bool
-    ) -> list[NewRow]:
-        """Record one chunk of rows and their first event in one transaction.
-
-        Returns the rows as recorded: a pending row demoted to ``duplicate`` by the guard
-        comes back with that state, the guard's detail and no body.
-        """
+    def record_rows(self, campaign_id: int, rows: Sequence[NewRow]) -> None:
+        """Record one chunk of rows and their first event in one transaction."""
         now = time.time()
+        recorded = list(rows)
         with self._db.transaction() as db:
-            recorded = list(rows) if allow_resend else self._guarded(db, campaign_id, rows)
             db.executemany(
                 "INSERT INTO rows (campaign_id, row, fiscal_code, state, content_hash, detail, "
                 "decided_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -127,25 +103,6 @@ class CampaignBook:
                 "INSERT INTO events (campaign_id, row, at, state, detail) VALUES (?, ?, ?, ?, ?)",
                 [(campaign_id, r.row, now, r.state, r.detail) for r in recorded],
             )
-        return recorded
-
-    def _guarded(self, db: Database, campaign_id: int, rows: Sequence[NewRow]) -> list[NewRow]:
-        """The rows, each pending one that another campaign delivered made a duplicate."""
-        asked = [(r.row, r.fiscal_code, r.content_hash) for r in rows
-                 if r.state is RowState.PENDING and r.content_hash is not None]
-        if not asked:
-            return list(rows)
-        earlier: dict[int, str] = {}
-        for new_row, other_campaign, other_row, state, message_id in db.execute(
-            _EARLIER_DELIVERIES, (json.dumps(asked), *_REACHED_IO, campaign_id)
-        ):
-            if new_row not in earlier:  # the latest campaign's comes first
-                earlier[new_row] = _delivered_detail(other_campaign, other_row, state, message_id)
-        return [
-            replace(r, state=RowState.DUPLICATE, detail=earlier[r.row], body=None)
-            if r.row in earlier and r.state is RowState.PENDING else r
-            for r in rows
-        ]
 
     def finish_recording(self, campaign_id: int) -> None:
         with self._db.transaction() as db:
@@ -185,13 +142,3 @@ class CampaignBook:
             db.execute("UPDATE campaigns SET completed_at=? WHERE campaign_id=?",
                        (now, campaign_id))
         return changed
-
-
-def _delivered_detail(campaign_id: int, row: int, state: str, message_id: str | None) -> str:
-    """Why a row is a duplicate of another campaign's, and how to send it anyway."""
-    verb = "already sent" if state == RowState.SENT else "possibly sent (ambiguous)"
-    ident = f", message id {message_id}" if message_id else ""
-    return (
-        f"{verb} by campaign {campaign_id} row {row}{ident}; "
-        "pass --allow-resend to send it again"
-    )

@@ -20,6 +20,7 @@ from dispatcher.campaign import Campaign
 from dispatcher.fanout import fan_out
 from dispatcher.ledger import open_for_reading
 from dispatcher.operations.errors import refusals
+from dispatcher.operations.preflight import announce, preflight
 from dispatcher.operations.session import Live, Session, open_profile_cache
 from dispatcher.profilecache import CachedProfiles, ProfileCacheUse
 from dispatcher.settings import Settings
@@ -136,6 +137,7 @@ def dry_run(
         )
         if not check or not codes:
             return base
+        announce(preflight(settings))  # the profile checks need a working service
         with open_profile_cache(profile_cache, settings) as cache, \
                 Session.open(settings) as session:
             return _check(session, base, codes, cache, on_answer)

@@ -1,8 +1,11 @@
 """``dispatcher run``: one campaign file → every row decided in the ledger, and the exports.
 
-The order of things: hash the input; take the ledger's lock; continue the campaign of this
-input or validate and begin a new one (:mod:`~dispatcher.operations.starting`); insist on a
-test send when asked; recover what an earlier run left in flight; then one session runs the
+The order of things: hash the input (and validate a new one: an invalid file costs no
+request); take the ledger's lock; the pre-flight (base URL, key, one probe request, before
+any citizen); continue the campaign of this input or begin a new one
+(:mod:`~dispatcher.operations.starting`); insist on a test send when asked; the operator's
+last look (on a terminal); recover what an earlier run left in flight and reconcile the
+service's send journal (:mod:`~dispatcher.operations.send_guard`); then one session runs the
 recorder, the pipeline and the timeline checkpoints together; afterwards the rows cut off
 before they left go back to pending, the run is closed, and ``results.csv``/``.parquet`` are
 written in the format ``dispatcher report`` writes.
@@ -25,6 +28,8 @@ from dispatcher.campaign import CampaignSource, Fingerprint
 from dispatcher.ledger import Ledger, Outcome, TimelineSample, open_for_reading
 from dispatcher.operations.errors import OperationRefused, refusals
 from dispatcher.operations.exports import ExportPaths, export_results
+from dispatcher.operations.preflight import announce, preflight
+from dispatcher.operations.send_guard import SendGuard, open_guard
 from dispatcher.operations.session import Live, Ran, Session, open_profile_cache
 from dispatcher.operations.starting import (
     Feeder,
@@ -36,7 +41,12 @@ from dispatcher.operations.starting import (
 from dispatcher.operations.timeline import checkpoint_timeline, samples
 from dispatcher.pacing import PacerStatistics
 from dispatcher.pipeline import Dispatch, Intent, OutcomeHook
-from dispatcher.profilecache import CachedProfiles, ProfileCacheStats, ProfileCacheUse
+from dispatcher.profilecache import (
+    CachedProfiles,
+    ProfileCacheStats,
+    ProfileCacheUse,
+    service_fingerprint,
+)
 from dispatcher.settings import Settings
 from dispatcher.stopping import StopOptions
 from dispatcher.vocabulary import ExitCode, RowState
@@ -45,7 +55,7 @@ from dispatcher.writer import Commit
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["RunHooks", "RunOptions", "RunResult", "run_campaign"]
+__all__ = ["RunHooks", "RunOptions", "RunResult", "SendPreview", "run_campaign"]
 
 log = structlog.get_logger("dispatcher.run")
 
@@ -65,15 +75,31 @@ class RunOptions:
     export_dir: Path | None = None  # default: the ledger's folder
     export: bool = True
     writer_batch: int = 512
+    journal: Path | None = None  # --journal: the service's send journal, instead of the default
+
+
+@dataclass(frozen=True)
+class SendPreview:
+    """What a run is about to do, for the operator's last look before anything is sent."""
+
+    campaign_id: int
+    resumed: bool
+    messages: int  # rows still to send
+    base_url: str
+    service: str  # the service's fingerprint (never the key)
+    rate: str
+    estimated_s: float  # a profile check and a submit per message, at the budget's pace
 
 
 @dataclass(frozen=True)
 class RunHooks:
-    """How a terminal follows the run (the progress bar); all optional."""
+    """How a terminal follows the run (the progress bar, the confirmation); all optional."""
 
     on_start: Callable[[int, dict[RowState, int]], None] | None = None
     on_outcome: OutcomeHook | None = None
     on_pacer: Callable[[Callable[[], PacerStatistics]], None] | None = None
+    confirm: Callable[[SendPreview], bool] | None = None
+    """Asked once the campaign is known and before any request; False sends nothing."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,9 @@ class RunResult:
     unrecorded: bool = False  # the recording of the campaign's rows was cut short
     profile_cache: ProfileCacheStats | None = None
     exports: ExportPaths | None = None
+    unreached: int = 0  # rows left pending: their request never reached IO
+    postponed: int = 0  # rows left pending: another live run is sending the same message
+    journal: Path | None = None
 
     @property
     def unfinished(self) -> int:
@@ -133,10 +162,16 @@ def run_campaign(
             _require_test(source, fingerprint, Path(ledger_path))
         with (open_profile_cache(options.profile_cache, settings) as cache,
               Session.open(settings, ledger_path, transport=transport) as session):
+            # URL, key and service proven by one probe before any citizen is touched
+            announce(preflight(settings, transport=transport))
             ledger = session.ledger
             start = start_campaign(ledger, source, fingerprint,
                                    skip_invalid=options.skip_invalid,
                                    new_campaign=options.new_campaign, loaded=loaded)
+            if hooks.confirm is not None and not hooks.confirm(_preview(session, start)):
+                raise OperationRefused(
+                    f"{source.path}: not confirmed: nothing was sent. Run the same command "
+                    "again to send (or add --yes)", ExitCode.STOPPED)
             result = _dispatch(session, start, options, hooks, cache)
             if options.export:
                 frame = start.campaign.input_frame() if start.campaign else None
@@ -144,19 +179,38 @@ def run_campaign(
             return result
 
 
+def _preview(session: Session, start: Start) -> SendPreview:
+    settings = session.settings
+    messages = expected_counts(session.ledger, start)[RowState.PENDING]
+    return SendPreview(
+        campaign_id=start.campaign_id, resumed=start.resumed, messages=messages,
+        base_url=settings.base_url,
+        service=service_fingerprint(settings.base_url, settings.require_api_key()),
+        rate=str(settings.rate), estimated_s=2 * messages / settings.rate.per_second)
+
+
 def _dispatch(session: Session, start: Start, options: RunOptions, hooks: RunHooks,
               cache: CachedProfiles | None) -> RunResult:
     ledger, cid = session.ledger, start.campaign_id
     run_id = ledger.runs.begin(cid, rate=str(session.settings.rate))
+    with open_guard(session.settings, ledger, cid, run_id, start.source.path.name,
+                    allow_resend=options.allow_resend, override=options.journal) as guard:
+        return _dispatch_guarded(session, start, options, hooks, cache, run_id, guard)
+
+
+def _dispatch_guarded(session: Session, start: Start, options: RunOptions, hooks: RunHooks,
+                      cache: CachedProfiles | None, run_id: int, guard: SendGuard) -> RunResult:
+    ledger, cid = session.ledger, start.campaign_id
     recovered = _prepare_rows(ledger, cid, run_id, options)
+    guard.reconcile()
     if hooks.on_start:
         hooks.on_start(cid, expected_counts(ledger, start))
     started = time.time()
     state: dict[str, Any] = {}
 
     async def work(live: Live) -> None:
-        feeder = state["feeder"] = Feeder(ledger, live.writer, start,
-                                          allow_resend=options.allow_resend)
+        feeder = state["feeder"] = Feeder(ledger, live.writer, start, guard,
+                                          on_outcome=hooks.on_outcome)
         dispatch = state["dispatch"] = Dispatch(
             client=live.client, writer=live.writer, stops=live.stops,
             concurrency=session.settings.concurrency, on_outcome=hooks.on_outcome,
@@ -172,25 +226,26 @@ def _dispatch(session: Session, start: Start, options: RunOptions, hooks: RunHoo
                     await dispatch.run(jobs)
             checkpoints.cancel_scope.cancel()
 
-    ran = session.run(work, commits=_commits(ledger, cid, run_id), stops=options.stops,
+    ran = session.run(work, commits=_commits(guard), stops=options.stops,
                       batch=options.writer_batch)
     # After the loop nothing else writes, so the main thread may commit.
     if "feeder" in state and state["feeder"].stale:
         ledger.rows.record_outcomes(cid, run_id, state["feeder"].stale)
-    if "dispatch" in state and state["dispatch"].never_sent:
-        ledger.rows.release_unsent(cid, run_id, state["dispatch"].never_sent)
+    dispatch: Dispatch | None = state.get("dispatch")
+    if dispatch is not None and dispatch.never_sent:
+        guard.release_unsent(sorted(dispatch.never_sent))
     if cache is not None:
         cache.flush()
     # Rows cut off mid-request (grace period over, breaker) may have reached IO.
     recovered += ledger.rows.recover_interrupted(cid, run_id)
-    return _finish(session, start, run_id, ran, started, recovered, cache)
+    guard.reconcile()  # those rows' reservations: ambiguous in the journal too
+    result = _finish(session, start, run_id, ran, started, recovered, cache)
+    return replace(result, unreached=dispatch.unreached if dispatch else 0,
+                   postponed=guard.postponed, journal=guard.journal.path)
 
 
-def _commits(ledger: Ledger, cid: int, run_id: int) -> dict[type, Commit]:
-    return {
-        Outcome: lambda items: ledger.rows.record_outcomes(cid, run_id, items),
-        Intent: lambda items: ledger.rows.mark_sending(cid, run_id, [i.row for i in items]),
-    }
+def _commits(guard: SendGuard) -> dict[type, Commit]:
+    return {Outcome: guard.commit_outcomes, Intent: guard.commit_intents}
 
 
 def _prepare_rows(ledger: Ledger, cid: int, run_id: int, options: RunOptions) -> int:

@@ -31,7 +31,8 @@ from dispatcher.ledger import (
 )
 from dispatcher.message import OutgoingMessage
 from dispatcher.operations.errors import CampaignInvalid
-from dispatcher.pipeline import Job
+from dispatcher.operations.send_guard import SendGuard
+from dispatcher.pipeline import Job, OutcomeHook
 from dispatcher.vocabulary import InputVerdict, RowState
 from dispatcher.writer import BatchWriter
 
@@ -142,12 +143,13 @@ def expected_counts(ledger: Ledger, start: Start) -> dict[RowState, int]:
 class Feeder:
     """Records what is left of the campaign and feeds the pipeline its pending rows."""
 
-    def __init__(self, ledger: Ledger, writer: BatchWriter, start: Start, *,
-                 allow_resend: bool) -> None:
+    def __init__(self, ledger: Ledger, writer: BatchWriter, start: Start, guard: SendGuard, *,
+                 on_outcome: OutcomeHook | None = None) -> None:
         self.ledger = ledger
         self.writer = writer
         self.start = start
-        self.allow_resend = allow_resend
+        self.guard = guard
+        self.on_outcome = on_outcome or (lambda state: None)
         self._recorded = anyio.Event() if start.recording else None
         self._more = anyio.Event()
         self._legacy: dict[int, OutgoingMessage] | None = None
@@ -160,8 +162,7 @@ class Feeder:
             return
         cid = self.start.campaign_id
         rows = campaign.rows(after=self.start.record_after)
-        record = functools.partial(self.ledger.campaigns.record_rows, cid,
-                                   allow_resend=self.allow_resend)
+        record = functools.partial(self.ledger.campaigns.record_rows, cid)
         try:
             while chunk := await anyio.to_thread.run_sync(_new_rows, rows):
                 await self.writer.call(record, chunk)
@@ -174,7 +175,11 @@ class Feeder:
             self._more.set()
 
     async def jobs(self) -> AsyncIterator[Job]:
-        """Pending rows in row order, as the ledger has them (paged: others commit meanwhile)."""
+        """Pending rows in row order, as the ledger has them (paged: others commit meanwhile).
+
+        Each page is screened against the service's send journal first: a row sent before
+        is decided ``already_sent`` there, without a profile check.
+        """
         cid = self.start.campaign_id
         after = 0
         while True:
@@ -182,12 +187,15 @@ class Feeder:
             page: list[PendingRow] = await self.writer.call(
                 functools.partial(self.ledger.rows.pending_page, cid, after_row=after,
                                   limit=PAGE))
-            for pending in page:
-                job = await self._job(pending)
-                if job is not None:
-                    yield job
             if page:
                 after = page[-1].row
+                kept, decided = await self.writer.call(self.guard.screen, page)
+                for _ in range(decided):
+                    self.on_outcome(RowState.ALREADY_SENT)
+                for pending in kept:
+                    job = await self._job(pending)
+                    if job is not None:
+                        yield job
             elif self._recorded is None or self._recorded.is_set():
                 return
             else:

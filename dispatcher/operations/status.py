@@ -8,6 +8,10 @@ asks only for what is still open, and a final row is never asked about again.
 Reads are idempotent, so they go through the same session as ``run`` (one Pacer, the retry
 rules, the stop policy) and are retried freely. Nothing here sends or resends a message: a
 REJECTED message means the citizen has no IO profile or blocked the service.
+
+A row without a message id cannot be asked about: an ``ambiguous`` row (the answer was lost,
+or was not IO's), or a ``sent`` row of an older ledger that kept none. Those are counted as
+needing attention (``unfollowable``, exit 3), never as settled.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dispatcher.operations.session import Live, Session
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
 from dispatcher.stopping import StopOptions, stop_exit_code
-from dispatcher.vocabulary import ExitCode
+from dispatcher.vocabulary import ExitCode, RowState
 
 __all__ = ["StatusHook", "StatusOptions", "StatusResult", "check_statuses", "observation_from"]
 
@@ -68,6 +72,7 @@ class StatusResult:
     duration_s: float
     fatal: str | None = None
     stopped: str | None = None
+    unfollowable: int = 0  # rows without a message id to follow: ambiguous, or sent without one
 
     @property
     def unanswered(self) -> int:
@@ -80,7 +85,7 @@ class StatusResult:
             return stop
         # REJECTED/FAILED are IO's verdicts, shown and counted, not errors of this pass: an
         # hourly cron job must not fail forever because one citizen blocked the service.
-        if self.unanswered:
+        if self.unanswered or self.unfollowable:
             return ExitCode.INCOMPLETE
         return ExitCode.OK
 
@@ -180,6 +185,7 @@ def _check(session: Session, campaign_id: int | None, options: StatusOptions,
         counts=ledger.statuses.counts(cid), open_after=_plan(session, cid, options).open,
         requests=requests, throttled=throttled, duration_s=time.time() - started,
         fatal=fatal, stopped=stopped,
+        unfollowable=plan.without_id + ledger.rows.counts(cid)[RowState.AMBIGUOUS],
     )
     log.info("status_finished", campaign_id=cid, asked=result.asked, answered=tally.answered,
              became_final=tally.final, open_after=result.open_after, requests=requests,

@@ -26,6 +26,7 @@ from dispatcher.campaign import Campaign, CampaignRow
 from dispatcher.campaign.fiscal_code import normalise, verdict
 from dispatcher.ledger import Ledger, TestSend
 from dispatcher.operations.errors import refusals
+from dispatcher.operations.preflight import announce, preflight
 from dispatcher.operations.session import Live, Session
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
@@ -136,6 +137,8 @@ def send_tests(
     on_send: Callable[[TestSend], None] | None = None,
 ) -> TestSendResult:
     """Send each chosen row to each test recipient, one at a time, recording each first."""
+    with refusals():
+        announce(preflight(settings))  # URL, key, service: before the first tester
     with refusals(), Session.open(settings, ledger_path) as session:
         ledger = session.ledger
         recovered = ledger.test_sends.recover()

@@ -47,6 +47,7 @@ OUTCOME_COLORS: dict[RowState, str] = {
     RowState.REJECTED: "#e15759",
     RowState.FAILED: "#9d2a2a",
     RowState.AMBIGUOUS: "#f28e2b",
+    RowState.ALREADY_SENT: "#8cd17d",
     RowState.PENDING: "#76b7b2",
     RowState.SENDING: "#4e79a7",
 }

@@ -48,6 +48,9 @@ OUTCOMES: dict[RowState, Label] = {
     RowState.AMBIGUOUS: Label(
         "Esito incerto: verificare prima di reinviare", "Uncertain outcome: check before resending"
     ),
+    RowState.ALREADY_SENT: Label(
+        "Già inviato dal servizio (non reinviato)", "Already sent by this service (not resent)"
+    ),
 }
 """Every :class:`RowState`, in the order a summary lists them."""
 
@@ -97,6 +100,14 @@ HINTS: dict[str, Label] = {
         "--retry-failed.",
         "Never reached IO: fix the cause shown in the detail, then run again with "
         "--retry-failed.",
+    ),
+    RowState.ALREADY_SENT: Label(
+        "Lo stesso messaggio era già stato inviato a questo cittadino da questo servizio (il "
+        "dettaglio dice quando e con quale campagna): non è stato reinviato. Solo se serve "
+        "davvero una seconda copia, rilanciare con --allow-resend.",
+        "This service had already sent the same message to this citizen (the detail says when "
+        "and by which campaign): it was not sent again. Only if a second copy is really "
+        "wanted, run again with --allow-resend.",
     ),
     MessageStatus.REJECTED: Label(
         "Il cittadino non ha un profilo IO o ha bloccato il servizio: reinviare è inutile; "

@@ -14,6 +14,7 @@ from dispatcher.vocabulary import ExitCode
 
 
 def _checks(sim: RunningSimulator) -> int:
+    """``POST /profiles`` so far; each command adds one, the pre-flight's probe."""
     return int(sim.stats()["requests"].get("profiles", 0))
 
 
@@ -35,12 +36,12 @@ def test_a_dry_run_seeds_the_cache_and_the_real_run_checks_no_profile_again(
     cache = tmp_path / "c.dispatcher" / "profiles.sqlite"
     assert estimate["profile_cache"] == str(cache)
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600
-    assert (_checks(simulator), _sends(simulator)) == (25, 0)
+    assert (_checks(simulator), _sends(simulator)) == (1 + 25, 0)  # the probe, the citizens
 
     again = json.loads(run_cli([*base, "--dry-run", "--check-profiles"], env).stdout)
     assert again["reach_from_profile_cache"] == 25 and again["requests_made"] == 0
     assert again["reach"] == estimate["reach"]
-    assert _checks(simulator) == 25
+    assert _checks(simulator) == 2 + 25  # a second probe, no citizen again
 
     metrics = tmp_path / "textfiles" / "dispatcher.prom"
     real = run_cli([*base, "--metrics-file", str(metrics)], env)
@@ -49,7 +50,7 @@ def test_a_dry_run_seeds_the_cache_and_the_real_run_checks_no_profile_again(
     reachable = estimate["reach"].get("allowed", 0)
     assert summary["profile_cache"]["checked"] == 0
     assert sum(summary["profile_cache"]["hits"].values()) == 25
-    assert _checks(simulator) == 25 and _sends(simulator) == reachable
+    assert _checks(simulator) == 3 + 25 and _sends(simulator) == reachable
     assert summary["outcomes"]["sent"] == reachable
     assert summary["requests"] == reachable  # one request per message: the sends alone
     text = metrics.read_text(encoding="utf-8")

@@ -125,11 +125,52 @@ async def test_a_201_is_sent_with_its_message_id_and_location() -> None:
     assert json.loads(script.requests[0].content) == PAYLOAD
 
 
-async def test_the_message_id_falls_back_to_the_location_header() -> None:
-    script = Script(httpx.Response(201, headers={"location": f"/api/v1/messages/{FC}/ABC"}))
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (httpx.Response(200, html="<html><body>Welcome</body></html>"),
+         "HTTP 200 (text/html"),
+        (httpx.Response(204), "HTTP 204"),
+        (httpx.Response(201, json={"status": "ok"}), "without a valid message id"),
+        (httpx.Response(201, json={"id": "<script>"}), "without a valid message id"),
+        (httpx.Response(201, text="created"), "not JSON"),
+        (httpx.Response(201, headers={"location": f"/api/v1/messages/{FC}/ABC"}),
+         "not JSON"),
+    ],
+    ids=["200-html", "204", "201-json-without-id", "201-bad-id", "201-text",
+         "201-location-only"],
+)
+async def test_only_a_201_with_a_message_id_counts_as_sent(answer: httpx.Response,
+                                                           said: str) -> None:
+    """A proxy's page or a body without an id may or may not have reached IO: ambiguous."""
+    script = Script(answer)
     async with client_for(script) as client:
         result = await client.submit_message(MESSAGE)
-    assert (result.kind, result.message_id) == (SubmitKind.SENT, "ABC")
+    assert (result.kind, result.message_id) == (SubmitKind.AMBIGUOUS, None)
+    assert result.detail is not None
+    assert result.detail.startswith("unexpected answer from the gateway")
+    assert said in result.detail
+    assert len(script.requests) == 1  # never resent
+
+
+@pytest.mark.parametrize(
+    "error", [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"),
+              httpx.PoolTimeout("pool")], ids=["connect", "connect-timeout", "pool"])
+async def test_a_request_that_never_left_says_so(error: Exception) -> None:
+    script = Script(*[error] * 10)
+    async with client_for(script) as client:
+        submitted = await client.submit_message(MESSAGE)
+        checked = await client.check_profile(FC)
+    assert submitted.never_left and checked.never_left
+    assert (submitted.kind, checked.kind) == (SubmitKind.FAILED, ProfileKind.FAILED)
+
+
+async def test_a_refusal_carries_its_title() -> None:
+    script = Script(problem(400, "Payment amount over the service's cap", "max 0"))
+    async with client_for(script) as client:
+        result = await client.submit_message(MESSAGE)
+    assert (result.kind, result.title, result.never_left) == (
+        SubmitKind.REJECTED, "Payment amount over the service's cap", False)
 
 
 @pytest.mark.parametrize(

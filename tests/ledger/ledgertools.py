@@ -81,12 +81,3 @@ def columns(path: Path, table: str) -> list[str]:
         return [info[1] for info in db.execute(f"PRAGMA table_info({table})")]
     finally:
         db.close()
-
-
-def stored_bodies(path: Path, campaign_id: int) -> dict[int, bytes | None]:
-    db = _read_only(path)
-    try:
-        return dict(db.execute("SELECT row, body FROM rows WHERE campaign_id=? ORDER BY row",
-                               (campaign_id,)).fetchall())
-    finally:
-        db.close()

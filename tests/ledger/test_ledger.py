@@ -76,26 +76,6 @@ def test_mark_sending_only_moves_pending_rows(tmp_path: Path) -> None:
         assert ledger.rows.states(cid) == {2: RowState.INVALID}
 
 
-def test_the_same_content_sent_by_an_earlier_campaign_is_a_duplicate(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.sqlite") as ledger:
-        first = _start(ledger, [NewRow(2, CF_A, RowState.PENDING, "same")])
-        run = ledger.runs.begin(first, rate="1/s")
-        ledger.rows.mark_sending(first, run, [2])
-        ledger.rows.record_outcomes(first, run, [Outcome(2, RowState.SENT, 201, "01MSG")])
-        ledger.campaigns.complete(first)
-
-        second = _start(
-            ledger,
-            [NewRow(5, CF_A, RowState.PENDING, "same"), NewRow(6, CF_A, RowState.PENDING, "new")],
-        )
-        assert ledger.rows.states(second) == {5: RowState.DUPLICATE, 6: RowState.PENDING}
-        detail = ledger.rows.get(second, 5)
-        assert detail is not None and "01MSG" in (detail.detail or "")
-
-        third = _start(ledger, [NewRow(2, CF_A, RowState.PENDING, "same")], allow_resend=True)
-        assert ledger.rows.states(third) == {2: RowState.PENDING}
-
-
 def test_abandoning_a_campaign_leaves_every_row_terminal(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.sqlite") as ledger:
         cid = _start(ledger, [NewRow(2, CF_A, RowState.PENDING, "h"),

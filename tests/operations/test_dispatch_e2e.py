@@ -14,6 +14,7 @@ from enginetools import (
 
 from dispatcher.campaign import CampaignSource
 from dispatcher.ledger import Ledger
+from dispatcher.operations.errors import OperationRefused
 from dispatcher.operations.run import RunOptions, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, FaultConfig, RatePolicy, running_simulator
@@ -44,7 +45,8 @@ def test_every_recipient_gets_exactly_one_message_and_every_row_ends_somewhere(
     assert_no_duplicates_outside_ambiguous(ledger_path, inbox)
     # Only allowed recipients were sent to: two calls per message, one per refusal.
     stats = simulator.stats()
-    assert stats["requests_total"] == 300 + summary.counts[RowState.SENT]
+    # the pre-flight's probe, a profile check per row, a submit per sent row
+    assert stats["requests_total"] == 1 + 300 + summary.counts[RowState.SENT]
 
     again = run_campaign(campaign, settings=_settings(simulator.base_url),
                          ledger_path=ledger_path, options=RunOptions())
@@ -97,11 +99,15 @@ def test_an_invalid_key_stops_the_run_as_a_configuration_error(tmp_path: Path, s
     campaign = CampaignSource(write_campaign(tmp_path / "c.csv", 40), TEMPLATE)
     settings = Settings(base_url=simulator.base_url, api_key=Secret("wrong-key"),
                         rate=RateSpec.parse("200/s"))
-    summary = run_campaign(campaign, settings=settings, ledger_path=tmp_path / "l.sqlite",
-                           options=RunOptions(stops=StopOptions(grace_seconds=5)))
-    assert summary.exit_code is ExitCode.CONFIG_ERROR
+    with pytest.raises(OperationRefused) as refused:
+        run_campaign(campaign, settings=settings, ledger_path=tmp_path / "l.sqlite",
+                     options=RunOptions(stops=StopOptions(grace_seconds=5)))
+    assert refused.value.exit_code is ExitCode.CONFIG_ERROR
+    assert "pre-flight" in refused.value.message and "wrong-key" not in refused.value.message
     assert simulator.inbox() == {}
-    assert summary.counts[RowState.SENT] == 0
+    assert int(simulator.stats()["requests_total"]) == 1  # the probe, no citizen
+    with Ledger.open(tmp_path / "l.sqlite") as ledger:
+        assert ledger.campaigns.latest() is None  # nothing recorded, nothing to clean up
 
 
 @pytest.mark.parametrize("flag", ["resend_ambiguous", "retry_failed"])

@@ -42,16 +42,22 @@ def _sync(sim: RunningSimulator, cache: ProfileCache, today: date) -> FeedSyncRe
 
 def _run(sim: RunningSimulator, csv_path: Path, ledger: Path, cache: Path, *,
          days_later: int = 0) -> RunResult:
-    """A run whose wall clock (for the cache) is ``days_later`` days ahead: tonight's repeat."""
+    """A run whose wall clock (for the cache) is ``days_later`` days ahead: tonight's repeat.
+
+    The repeat sends the same file again, so it passes ``allow_resend``: the send journal
+    would otherwise (rightly) decide every row ``already_sent`` before any profile check.
+    """
     shift = days_later * DAY_S
     return run_campaign(
         CampaignSource(csv_path, TEMPLATE), settings=_settings(sim), ledger_path=ledger,
-        options=RunOptions(stops=StopOptions(handle_signals=False), profile_cache=ProfileCacheUse(
-            cache, NIGHTLY_TTL, clock=lambda: time.time() + shift)),
+        options=RunOptions(stops=StopOptions(handle_signals=False), allow_resend=True,
+                           profile_cache=ProfileCacheUse(
+                               cache, NIGHTLY_TTL, clock=lambda: time.time() + shift)),
     )
 
 
 def _profile_checks(sim: RunningSimulator) -> int:
+    """``POST /profiles`` so far; each run adds one of its own, the pre-flight's probe."""
     return int(sim.stats()["requests"].get("profiles", 0))
 
 
@@ -106,7 +112,7 @@ def test_an_unsubscription_in_the_feed_makes_the_next_run_check_and_not_send(
     checks_before = _profile_checks(simulator)
     second = _run(simulator, csv_path, tmp_path / "n2" / "ledger.sqlite", cache_path,
                   days_later=1)
-    assert _profile_checks(simulator) - checks_before == 1  # only the one who left
+    assert _profile_checks(simulator) - checks_before == 1 + 1  # the probe, the one who left
     assert second.profile_cache is not None
     assert second.profile_cache.checked == 1 and second.profile_cache.hit_total == 39
     again = {code: state for _, code, state, _ in ledger_rows(tmp_path / "n2" /
@@ -125,7 +131,7 @@ def test_a_warm_cache_skips_every_check_the_same_day_but_not_after_an_unsynced_n
     checks = _profile_checks(simulator)
     messages = int(simulator.stats()["requests"]["messages"])
     warm = _run(simulator, csv_path, tmp_path / "b" / "ledger.sqlite", cache_path)
-    assert _profile_checks(simulator) == checks  # not one POST /profiles
+    assert _profile_checks(simulator) == checks + 1  # the probe: not one citizen checked
     assert warm.counts == first.counts
     sent = int(simulator.stats()["requests"]["messages"]) - messages
     assert sent == first.counts[RowState.SENT] > 0
@@ -134,7 +140,7 @@ def test_a_warm_cache_skips_every_check_the_same_day_but_not_after_an_unsynced_n
     assert decided and all(d.startswith("profile cache: ") for d in decided)
     # The next night without `feed sync`: yesterday's feed may contradict every entry.
     _run(simulator, csv_path, tmp_path / "c" / "ledger.sqlite", cache_path, days_later=1)
-    assert _profile_checks(simulator) - checks == 30
+    assert _profile_checks(simulator) - checks == 1 + 1 + 30  # two probes, every citizen
 
 
 def _details(path: Path) -> list[tuple[str, str]]:

@@ -98,7 +98,7 @@ def test_a_recording_cut_short_continues_where_it_stopped(tmp_path: Path, simula
         cid = ledger.campaigns.begin(input_path=str(source.path),
                                      input_sha256=campaign.source_sha256,
                                      template_sha256=campaign.template_sha256)
-        ledger.campaigns.record_rows(cid, [new_row(r) for r in rows[:20]], allow_resend=False)
+        ledger.campaigns.record_rows(cid, [new_row(r) for r in rows[:20]])
     counted.calls = 0
     result = run_campaign(source, settings=_settings(simulator.base_url),
                           ledger_path=ledger_path, options=_options())

@@ -568,7 +568,7 @@ def test_rejected_premium_rows_are_sent_once_after_the_key_gains_premium(
     requests = sim.stats()["requests_total"]
     again = _run(sim, files, KEY_PLAIN, ledger)  # without the flag decided rows stay decided
     assert again.exit_code is ExitCode.INCOMPLETE and again.resumed and again.requests == 0
-    assert sim.stats()["requests_total"] == requests
+    assert sim.stats()["requests_total"] == requests + 1  # the pre-flight's probe alone
     assert ledger_states(ledger) == {"rejected": 3}
 
     retried = run_cli([*base, "--retry-failed"], env)

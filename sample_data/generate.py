@@ -1,8 +1,9 @@
 """Generate synthetic TARI payment-notice campaigns with real-looking, valid fiscal codes.
 
 Fiscal codes follow the real rules (surname and name letters, birth date, place, check
-character computed by python-stdnum), some with omocodia; notice numbers are 18 digits
-and a third start with 0 (so a spreadsheet that drops leading zeros breaks them).
+character computed by python-stdnum), some with omocodia; notice numbers are 18 digits with
+pagoPA's check digits, and a third start with 0 (so a spreadsheet that drops leading zeros
+breaks them).
 Output is deterministic for a given seed.
 
     python sample_data/generate.py --rows 1000000 --seed 7 --out bench/out/tari_1m.csv
@@ -77,8 +78,15 @@ def fiscal_code(rng: random.Random, name: str, surname: str, female: bool,
 
 
 def notice_number(rng: random.Random) -> str:
+    """Aux digit 0 or 3, then 15 random digits and the pagoPA check digits.
+
+    The check digits are the remainder modulo 93 of the 16 digits before them (SACI; see
+    ``dispatcher.campaign.values.notice_check_digits``). The random draw is the same 17 digits
+    as before the check digits were computed, so every other column keeps its value.
+    """
     aux = "0" if rng.random() < 0.33 else "3"
-    return aux + "".join(rng.choices("0123456789", k=17))
+    first_16 = (aux + "".join(rng.choices("0123456789", k=17)))[:16]
+    return first_16 + f"{int(first_16) % 93:02d}"
 
 
 def tari_rows(count: int, seed: int) -> Iterator[tuple[str, ...]]:

@@ -8,7 +8,9 @@ Everything the rest of dispatcher needs is here::
         row.state, row.message, row.content_hash, row.problems
 
 File-level problems (unreadable, empty, no fiscal code column, too many rows, a broken
-template) raise :class:`CampaignFileError`; row-level ones are :class:`Problem` values.
+template) raise :class:`CampaignFileError`; row-level ones are :class:`Problem` values; a
+template mistake that fails every row it reaches (an unknown placeholder, a subject out of
+IO's limits) is one :class:`FileProblem` in ``campaign.file_problems``, with the rows it hits.
 
 Decisions, each explained where it is implemented:
 
@@ -29,8 +31,10 @@ from dispatcher.campaign.campaign import (
     Campaign,
     CampaignOptions,
     CampaignRow,
+    NoSuchRows,
     load_campaign,
 )
+from dispatcher.campaign.file_problems import FileProblem
 from dispatcher.campaign.problems import (
     CampaignFileError,
     Problem,
@@ -46,7 +50,9 @@ __all__ = [
     "CampaignOptions",
     "CampaignRow",
     "CampaignSource",
+    "FileProblem",
     "Fingerprint",
+    "NoSuchRows",
     "Problem",
     "ProblemCode",
     "Severity",

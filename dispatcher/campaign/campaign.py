@@ -5,9 +5,16 @@ chunks) and then answers questions: how many rows are valid, which problems come
 what the first message looks like, and each row's payload, lazily, in file order.
 
 Memory stays bounded for a million rows: the object keeps the input text, one small status
-column per row (state, duplicate-of) and the counts. Rendered texts and Python objects are
-made only for the slice being iterated, and again on the next iteration: ``rows()`` can be
-called any number of times and always yields the same rows.
+column per row (state, duplicate-of: judgement.py) and the counts. Rendered texts and
+Python objects are made only for the slice being iterated, and again on the next
+iteration: ``rows()`` can be called any number of times and always yields the same rows.
+
+Problems are told where they belong: the reader's cell problems (bytes that are not UTF-8,
+identifiers Excel stored as numbers) with the other problems of their row; a template
+mistake that fails every row once, as a :class:`FileProblem` (file_problems.py); a
+third-party id two citizens share on the later row. Messages name a column as the file
+does, with the field it fills beside it (``importo (amount)``), and show a cell as typed
+unless it could be a person's fiscal code (``'TOTALE'`` is shown, a code is masked).
 
 Duplicates: one message per person. Among the *valid* rows that share a normalised fiscal
 code, the first in file order is sent and the later ones are ``duplicate`` (pointing at it).
@@ -18,15 +25,17 @@ one after it is the one that will be sent (once the invalid rows are fixed or sk
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from dispatcher.campaign.headers import FIELD_ALIASES, Columns
+from dispatcher.campaign.file_problems import FileProblem
+from dispatcher.campaign.guard import guarded
+from dispatcher.campaign.headers import FIELD_ALIASES, Columns, header_key
+from dispatcher.campaign.judgement import judge, uses_template
 from dispatcher.campaign.problems import (
     CampaignFileError,
     Problem,
@@ -36,18 +45,16 @@ from dispatcher.campaign.problems import (
     severity_of,
 )
 from dispatcher.campaign.reader import Table, read_table
+from dispatcher.campaign.row_status import DUPLICATE, INVALID, VALID
 from dispatcher.campaign.rules import Plan, Rule
 from dispatcher.campaign.template import Template, load_template, normalise_defaults
 from dispatcher.campaign.values import HTML_PATTERN, AmountUnit
 from dispatcher.message import MessageBuilder, OutgoingMessage
-from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
+from dispatcher.privacy import mask_fiscal_codes_in, mask_if_fiscal_code
 from dispatcher.vocabulary import InputVerdict, Language
 
-CHUNK_ROWS = 100_000  # rows per validation query: big enough for polars to shine
 ROWS_CHUNK = 10_000  # rows made into Python objects at a time: small, to bound memory
-_VALID, _INVALID, _DUPLICATE = 0, 1, 2
-
-
+_CODE_RUN = re.compile(r"[A-Za-z0-9]{10,}")
 _STATES = (InputVerdict.VALID, InputVerdict.INVALID, InputVerdict.DUPLICATE)
 
 
@@ -84,12 +91,18 @@ class CampaignRow:
 def load_campaign(
     path: Path, *, template: Path | None = None, options: CampaignOptions = CampaignOptions()
 ) -> Campaign:
-    """Read and validate a campaign file; file-level problems raise CampaignFileError."""
+    """Read and validate a campaign file; file-level problems raise CampaignFileError.
+
+    Every command loads campaigns through here, so this is where nothing in a file may end
+    in a traceback: any unexpected failure (a polars panic included) becomes a
+    CampaignFileError naming the file (guard.py).
+    """
     path = Path(path)
-    loaded = load_template(Path(template)) if template is not None else None
-    table = read_table(path, encoding=options.encoding, delimiter=options.delimiter,
-                       max_rows=options.max_rows, sheet=options.sheet)
-    return Campaign(path, table, loaded, options)
+    with guarded(path, options.language):
+        loaded = load_template(Path(template)) if template is not None else None
+        table = read_table(path, encoding=options.encoding, delimiter=options.delimiter,
+                           max_rows=options.max_rows, sheet=options.sheet)
+        return Campaign(path, table, loaded, options)
 
 
 def _require_columns(path: Path, columns: Columns, template: Template | None) -> None:
@@ -108,7 +121,14 @@ def _require_columns(path: Path, columns: Columns, template: Template | None) ->
 
 
 class Campaign:
-    """A validated campaign file. Build it with :func:`load_campaign`."""
+    """A validated campaign file. Build it with :func:`load_campaign`.
+
+    ``file_problems`` are problems said once for the whole file (the template's, see
+    file_problems.py); their rows are invalid all the same, and counted under the code in
+    :meth:`invalid_by_reason`, but the per-row listing (:meth:`iter_problems`) leaves them
+    out. Each row's own :attr:`CampaignRow.problems` still has them: the ledger says why
+    that row was not sent.
+    """
 
     def __init__(
         self, path: Path, table: Table, template: Template | None, options: CampaignOptions
@@ -131,82 +151,61 @@ class Campaign:
         now = options.now or datetime.now(UTC)
         _check_defaults(template, defaults, self.amount_unit, now, options.language)
         self._columns = table.columns
+        self._names = {label: name for name, label in table.columns.labels.items()}
         self._frame = table.frame
         self._plan = Plan(table.columns.names, template, defaults=defaults,
                           amount_unit=self.amount_unit, now=now)
-        self._evaluate()
+        self._evaluate(table.cell_problems)
 
-    # -- evaluation -----------------------------------------------------------------------
-
-    def _evaluate(self) -> None:
-        rules = self._plan.rules
-        errors = [r.flag for r in rules if severity_of(r.code) is Severity.ERROR]
-        warnings = [r for r in rules if severity_of(r.code) is Severity.WARNING]
-        by_code: dict[ProblemCode, list[str]] = {}
-        for flag in errors:
-            by_code.setdefault(next(r.code for r in rules if r.flag == flag), []).append(flag)
-        invalid: Counter[ProblemCode] = Counter()
-        warned: Counter[ProblemCode] = Counter()
-        parts: list[pl.DataFrame] = []
-        for offset in range(0, self._frame.height, CHUNK_ROWS):
-            flags = self._plan.flags(self._frame.slice(offset, CHUNK_ROWS))
-            counts = flags.select(
-                *(pl.any_horizontal(fs).sum().alias(code) for code, fs in by_code.items()),
-                *(pl.col(r.flag).sum().alias(r.flag) for r in warnings),
-            ).row(0, named=True)
-            for code in by_code:
-                invalid[code] += counts[code]
-            for rule in warnings:
-                warned[rule.code] += counts[rule.flag]
-            parts.append(flags.select(
-                pl.col("__cf"),
-                pl.any_horizontal(errors).alias("__error"),
-                pl.any_horizontal(r.flag for r in rules).alias("__flagged"),
-            ))
-        self._status = _row_status(pl.concat(parts), self._frame.get_column("__row"))
+    def _evaluate(self, cell_problems: pl.DataFrame) -> None:
+        judged = judge(self._plan, self._frame, self.template, self._columns, cell_problems,
+                       self.options.language)
+        self._judged = judged
+        self._status = judged.status
+        self.file_problems: tuple[FileProblem, ...] = judged.file_problems
         states = self._status.get_column("state").value_counts()
         per_state = dict(zip(states.get_column("state").to_list(),
                              states.get_column("count").to_list(), strict=True))
         self.row_count: int = self._frame.height
-        self.valid_count: int = per_state.get(_VALID, 0)
-        self.invalid_count: int = per_state.get(_INVALID, 0)
-        self.duplicate_count: int = per_state.get(_DUPLICATE, 0)
-        self._invalid_by_reason = {c: n for c, n in invalid.items() if n}
-        self._warnings_by_code = {c: n for c, n in warned.items() if n}
-        self.warning_count: int = sum(self._warnings_by_code.values())
+        self.valid_count: int = per_state.get(VALID, 0)
+        self.invalid_count: int = per_state.get(INVALID, 0)
+        self.duplicate_count: int = per_state.get(DUPLICATE, 0)
+        self.warning_count: int = sum(judged.warnings_by_code.values())
 
     # -- answers --------------------------------------------------------------------------
 
     @property
     def has_errors(self) -> bool:
-        """Any invalid row. Duplicates alone are not errors: they are simply not sent."""
-        return self.invalid_count > 0
+        """Any invalid row (or file-level error). Duplicates alone are not errors."""
+        return self.invalid_count > 0 or any(p.is_error for p in self.file_problems)
 
     def invalid_by_reason(self) -> dict[ProblemCode, int]:
         """Invalid rows per error code (a row with two problems counts under both)."""
-        return dict(sorted(self._invalid_by_reason.items(), key=lambda kv: -kv[1]))
+        return dict(sorted(self._judged.invalid_by_reason.items(), key=lambda kv: -kv[1]))
 
     def warnings_by_code(self) -> dict[ProblemCode, int]:
         """Warnings per code (each warning counted once)."""
-        return dict(sorted(self._warnings_by_code.items(), key=lambda kv: -kv[1]))
+        return dict(sorted(self._judged.warnings_by_code.items(), key=lambda kv: -kv[1]))
 
     @property
     def problems(self) -> list[Problem]:
-        """Every problem, ordered by row (computed on each access; may be large)."""
+        """Every row problem, ordered by row (computed on each access; may be large)."""
         return list(self.iter_problems())
 
     def iter_problems(self, limit_rows: int | None = None) -> Iterator[Problem]:
-        """Problems of the flagged rows in file order, made a chunk at a time."""
-        positions = self._status.get_column("__flagged").arg_true()
+        """Row problems in file order, a chunk at a time; :attr:`file_problems` not repeated."""
+        positions = self._status.get_column("__listed").arg_true()
         if limit_rows is not None:
             positions = positions.head(limit_rows)
-        for start in range(0, len(positions), ROWS_CHUNK):
-            picked = positions.slice(start, ROWS_CHUNK)
-            for row in self._materialise(self._frame[picked], self._status[picked]):
-                yield from row.problems
+        with guarded(self.path, self.options.language):
+            for start in range(0, len(positions), ROWS_CHUNK):
+                picked = positions.slice(start, ROWS_CHUNK)
+                for row in self._materialise(self._frame[picked], self._status[picked],
+                                             listing=True):
+                    yield from row.problems
 
     def first_problems(self, n: int = 20) -> list[Problem]:
-        """The first ``n`` problems (every flagged row has at least one)."""
+        """The first ``n`` row problems (every listed row has at least one)."""
         return list(self.iter_problems(limit_rows=n))[:n]
 
     def rows(self, *, after: int = 0) -> Iterator[CampaignRow]:
@@ -219,17 +218,37 @@ class Campaign:
         if after:
             later = frame.get_column("__row") > after
             frame, status = frame.filter(later), status.filter(later)
-        for offset in range(0, frame.height, ROWS_CHUNK):
-            yield from self._materialise(frame.slice(offset, ROWS_CHUNK),
-                                         status.slice(offset, ROWS_CHUNK))
+        with guarded(self.path, self.options.language):
+            for offset in range(0, frame.height, ROWS_CHUNK):
+                yield from self._materialise(frame.slice(offset, ROWS_CHUNK),
+                                             status.slice(offset, ROWS_CHUNK))
 
     def preview(self) -> CampaignRow | None:
         """The first valid row, rendered; None when no row is valid."""
-        positions = (self._status.get_column("state") == _VALID).arg_true()
+        positions = (self._status.get_column("state") == VALID).arg_true()
         if positions.is_empty():
             return None
-        picked = positions.head(1)
-        return next(self._materialise(self._frame[picked], self._status[picked]))
+        return self._pick(positions.head(1))[0]
+
+    def preview_rows(self, numbers: Iterable[int]) -> list[CampaignRow]:
+        """The rows with these spreadsheet numbers, in the order asked, each once.
+
+        Valid rows come rendered; the others carry their problems. A number that is no data
+        row (the header, a blank row, past the end) raises :class:`NoSuchRows`.
+        """
+        wanted = list(dict.fromkeys(numbers))
+        positions = self._frame.get_column("__row").is_in(pl.Series(wanted, dtype=pl.Int64)
+                                                          .implode()).arg_true()
+        found = {row.row: row for row in self._pick(positions)}
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            rows = self._frame.get_column("__row")
+            raise NoSuchRows(self.path, missing, int(rows.min() or 0), int(rows.max() or 0))
+        return [found[n] for n in wanted]
+
+    def _pick(self, positions: pl.Series) -> list[CampaignRow]:
+        with guarded(self.path, self.options.language):
+            return list(self._materialise(self._frame[positions], self._status[positions]))
 
     def input_frame(self) -> pl.DataFrame:
         """``row`` (Int64) and the original input columns, as text, for report exports."""
@@ -244,18 +263,28 @@ class Campaign:
         """A column as the file calls it (``Codice Fiscale``), else the field name."""
         return self._columns.label(column)
 
+    def column_title(self, column: str) -> str:
+        """``importo (amount)``: the file's header and, when it differs, the field it fills.
+
+        ``column`` is an internal name or a header as :attr:`Problem.column` holds it.
+        """
+        name = self._names.get(column, column)
+        label = self._columns.labels.get(name, column)
+        return label if header_key(label) == header_key(name) else f"{label} ({name})"
+
     # -- rows -----------------------------------------------------------------------------
 
-    def _materialise(self, chunk: pl.DataFrame, status: pl.DataFrame) -> Iterator[CampaignRow]:
+    def _materialise(self, chunk: pl.DataFrame, status: pl.DataFrame, *,
+                     listing: bool = False) -> Iterator[CampaignRow]:
         """Rows of a slice, made one by one; only valid rows are rendered."""
         states = status.get_column("state").to_list()
         duplicates = status.get_column("duplicate_of").to_list()
         row_numbers = chunk.get_column("__row").to_list()
-        flagged = status.get_column("__flagged")
+        flagged = status.get_column("__listed" if listing else "__flagged")
         problems = (self._problems(chunk.filter(flagged),
-                                   dict(zip(row_numbers, duplicates, strict=True)))
+                                   dict(zip(row_numbers, duplicates, strict=True)), listing)
                     if flagged.any() else {})
-        valid = status.get_column("state") == _VALID
+        valid = status.get_column("state") == VALID
         everyone = bool(valid.all())
         sendable = chunk if everyone else chunk.filter(valid)
         values = self._plan.message_values(sendable)
@@ -266,7 +295,7 @@ class Campaign:
         codes = [] if everyone else self._plan.fiscal_codes(chunk).to_list()
         for i, number in enumerate(row_numbers):
             state = states[i]
-            if state == _VALID:
+            if state == VALID:
                 code = next(codes_of_valid)
                 yield CampaignRow(number, code, InputVerdict.VALID, build(code, next(records)),
                                   problems.get(number, ()), None)
@@ -275,41 +304,103 @@ class Campaign:
                                   problems.get(number, ()), duplicates[i])
 
     def _problems(
-        self, flagged: pl.DataFrame, duplicate_of: dict[int, int | None]
+        self, flagged: pl.DataFrame, duplicate_of: dict[int, int | None], listing: bool,
     ) -> dict[int, tuple[Problem, ...]]:
-        """Problems of the flagged rows, rule by rule (polars finds the hits)."""
+        """Problems of the flagged rows: the cells' as read, the rules', the whole file's."""
         details = self._plan.details(flagged)
         numbers = flagged.get_column("__row").to_list()
         language = self.options.language
         found: dict[int, list[Problem]] = {number: [] for number in numbers}
+        misread: set[tuple[int, str | None]] = set()  # cells whose real cause is how they read
+        for problem in self._cell_problems_of(numbers):
+            found[problem.row].append(problem)
+            misread.add((problem.row, problem.column))
+        uses = {t: flagged.with_columns(uses_template(self._plan, t).alias("__u"))
+                .get_column("__u") for t in ("subject", "markdown")}
         for rule in self._plan.rules:
-            hits = details.get_column(rule.flag).arg_true()
-            if hits.is_empty():
+            hits = details.get_column(rule.flag)
+            # the row's share of a file problem: left out of the listing, told to the row
+            told_once = (pl.repeat(False, len(hits), eager=True)
+                         if rule.flag not in self._judged.hidden
+                         else hits if rule.code is ProblemCode.PLACEHOLDER_MISSING
+                         else hits & uses[rule.column])  # a cell of its own is judged alone
+            if listing:
+                hits = hits & ~told_once
+            positions = hits.arg_true()
+            if positions.is_empty():
                 continue
-            values = (details.get_column(f"__d{rule.flag}").gather(hits).to_list()
-                      if rule.detail is not None else [None] * len(hits))
-            for position, detail in zip(hits.to_list(), values, strict=True):
+            values = (details.get_column(f"__d{rule.flag}").gather(positions).to_list()
+                      if rule.detail is not None else [None] * len(positions))
+            of_file = told_once.gather(positions).to_list()
+            for position, detail, whole in zip(positions.to_list(), values, of_file,
+                                               strict=True):
                 number = numbers[position]
-                found[number].append(self._problem(rule, number, detail, language))
-        for number in numbers:
+                if (number, self.label(rule.column)) in misread:
+                    continue  # e.g. a notice number Excel stored as a number: said once
+                found[number].append(
+                    Problem(number, self.label(rule.column), rule.code, severity_of(rule.code),
+                            self._judged.file_messages[rule.flag]) if whole
+                    else self._problem(rule, number, detail, language))
+        self._row_wide_problems(found, duplicate_of, language)
+        return {number: tuple(problems) for number, problems in found.items()}
+
+    def _row_wide_problems(self, found: dict[int, list[Problem]],
+                           duplicate_of: dict[int, int | None], language: Language) -> None:
+        """Shared third-party ids and duplicates: found across the file, told per row."""
+        if not self._judged.shared.is_empty():
+            here = self._judged.shared.filter(pl.col("__row").is_in(list(found)))
+            for number, other, third_party_id in here.iter_rows():
+                found[number].append(Problem(
+                    number, self.label("third_party_id"), ProblemCode.THIRD_PARTY_ID_SHARED,
+                    Severity.ERROR, mask_fiscal_codes_in(message_for(
+                        ProblemCode.THIRD_PARTY_ID_SHARED, language, value=third_party_id,
+                        other_row=other)),
+                ))
+        for number in found:
             other = duplicate_of.get(number)
             if other is not None:
                 found[number].append(Problem(
                     number, self.label("fiscal_code"), ProblemCode.DUPLICATE, Severity.NOTICE,
                     message_for(ProblemCode.DUPLICATE, language, other_row=other),
                 ))
-        return {number: tuple(problems) for number, problems in found.items()}
+
+    def _cell_problems_of(self, numbers: list[int]) -> Iterator[Problem]:
+        """The reader's problems in these rows, in file order (row, then column)."""
+        if self._judged.cells.is_empty():
+            return
+        order = {name: i for i, name in enumerate(self._columns.names)}
+        here = self._judged.cells.filter(pl.col("__row").is_in(numbers)).rows()
+        for number, column, code, value in sorted(
+                here, key=lambda cell: (cell[0], order.get(cell[1], len(order)))):
+            problem = ProblemCode(code)
+            if column == "fiscal_code":  # a code broken by a stray byte is still personal
+                value = _CODE_RUN.sub(lambda m: mask_if_fiscal_code(m.group()), value or "")
+            text = message_for(problem, self.options.language, value=value,
+                               column=self.column_title(column))
+            yield Problem(number, self.label(column), problem, severity_of(problem),
+                          mask_fiscal_codes_in(text))
 
     def _problem(self, rule: Rule, number: int, detail: str | None, language: Language,
                  ) -> Problem:
+        column = self.label(rule.column)
         context: dict[str, object] = {"value": detail, "length": detail,
-                                      "column": self.label(rule.column), **rule.context}
+                                      "column": self.column_title(rule.column), **rule.context}
         if rule.column == "fiscal_code" and rule.code.value.startswith("fiscal_code"):
-            context.update(value=mask_fiscal_code(detail or ""), length=len(detail or ""))
+            # Shown as typed unless it could be a person's code: "TOTALE" helps find the row.
+            context.update(value=mask_if_fiscal_code(detail or ""), length=len(detail or ""))
         # A fiscal code can sit in any column by mistake: messages never show one whole.
         message = mask_fiscal_codes_in(message_for(rule.code, language, **context))
-        return Problem(number, self.label(rule.column), rule.code, severity_of(rule.code),
-                       message)
+        return Problem(number, column, rule.code, severity_of(rule.code), message)
+
+
+class NoSuchRows(LookupError):
+    """Row numbers asked for (``--preview``) that are no data row of the file."""
+
+    def __init__(self, path: Path, rows: list[int], first: int, last: int) -> None:
+        listed = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        super().__init__(f"{path}: no data row {listed} (data rows are numbered {first} to "
+                         f"{last}; row 1 is the header)")
+        self.rows = rows
 
 
 def _template_notes(template: Template | None) -> tuple[str, ...]:
@@ -322,38 +413,6 @@ def _template_notes(template: Template | None) -> tuple[str, ...]:
         return ()
     return (f"{template.path}: the text contains raw HTML ({found.group(0)}); the IO app "
             "does not render it",)
-
-
-def _row_status(flags: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
-    """state (valid/invalid/duplicate), duplicate_of, flagged: one small row per input row.
-
-    Duplicates are found with ``is_first_distinct`` over the valid rows' codes (a hash set)
-    and only the few repeated codes are joined back to their first row: grouping a million
-    distinct codes with ``over()`` would cost hundreds of megabytes.
-    """
-    key = pl.when(~pl.col("__error")).then(pl.col("__cf"))
-    frame = flags.with_columns(rows.alias("__row")).with_columns(key.alias("__key"))
-    repeated = frame.select(
-        (pl.col("__key").is_not_null() & ~pl.col("__key").is_first_distinct()).alias("dup")
-    ).to_series()
-    duplicate_of = pl.Series("duplicate_of", [], dtype=pl.Int64).extend_constant(None,
-                                                                              frame.height)
-    if repeated.any():
-        later = frame.filter(repeated).select("__key", "__row")
-        first = (frame.filter(pl.col("__key").is_in(later.get_column("__key").implode()))
-                 .group_by("__key").agg(pl.col("__row").min().alias("first")))
-        pairs = later.join(first, on="__key", how="left", maintain_order="left")
-        duplicate_of = frame.select("__row").join(
-            pairs.select("__row", pl.col("first").alias("duplicate_of")), on="__row",
-            how="left", maintain_order="left",
-        ).get_column("duplicate_of")
-    return frame.select(
-        pl.when(pl.col("__error")).then(_INVALID)
-        .when(repeated).then(_DUPLICATE)
-        .otherwise(_VALID).cast(pl.UInt8).alias("state"),
-        duplicate_of,
-        (pl.col("__flagged") | repeated).alias("__flagged"),
-    )
 
 
 def _check_defaults(

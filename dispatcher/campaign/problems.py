@@ -259,6 +259,30 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
 }
 
 
+# Sentences for problems said once for the whole file (see file_problems.py).
+FILE_MESSAGES: dict[str, tuple[str, str]] = {
+    "suggestion": ("did you mean {{{suggestion}}}?", "forse si intendeva {{{suggestion}}}?"),
+    "columns_found": ("the file's columns: {columns}", "le colonne del file: {columns}"),
+    "from_template": (
+        "it comes from the template: every row that uses it has this problem",
+        "deriva dal modello: ogni riga che lo usa ha questo problema",
+    ),
+    "unreadable": (
+        "could not be validated: reading it failed unexpectedly ({cause}); nothing was sent. "
+        "Check the file (export it again as CSV UTF-8 or .xlsx) and report this error",
+        "non è stato possibile validarlo: la lettura non è riuscita ({cause}); non è stato "
+        "inviato nulla. Controllare il file (riesportarlo come CSV UTF-8 o .xlsx) e segnalare "
+        "questo errore",
+    ),
+}
+
+
+def file_message(key: str, language: Language = Language.EN, **context: object) -> str:
+    """A sentence of :data:`FILE_MESSAGES` in ``language``."""
+    english, italian = FILE_MESSAGES[key]
+    return (italian if language == "it" else english).format(**context)
+
+
 def message_for(code: ProblemCode, language: Language = Language.EN, **context: object) -> str:
     """The sentence for ``code`` in ``language``, with ``context`` filled in."""
     english, italian = MESSAGES[code]

@@ -17,6 +17,12 @@ Two spellings of the same content, pick whichever an office finds easier:
   ``+++`` lines. (``---`` is left alone: IO itself reads a ``---`` front matter at the start
   of a message for call-to-action buttons, so the body may begin with one.)
 
+A text that begins with a ``---`` block is checked the way the IO app reads it (io-app
+``MessageCTA.ts``: YAML with ``it`` and/or ``en`` blocks, each with ``cta_1`` and optionally
+``cta_2``, each ``{text, action}``); the app silently drops buttons it cannot read, so a
+mistake here would reach every citizen as a message without its button. The block stays part
+of the text IO receives and counts toward its length, as it does in IO.
+
 Placeholders are ``{column}`` or ``{column|helper}``. Column names match like headers do
 (case, accents, spaces and ``_`` ignored; Italian aliases work, so ``{importo}`` is the
 ``amount`` field). Helpers: ``euro`` (``€ 1.234,56``), ``data``/``date`` (``31/01/2027``),
@@ -35,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from dispatcher.campaign.headers import FIELDS, column_name, header_key
 from dispatcher.campaign.problems import CampaignFileError
 from dispatcher.campaign.values import AmountUnit
@@ -48,6 +56,11 @@ HELPERS: dict[str, str] = {
     "minuscolo": "lower", "lower": "lower",
 }
 _TOP_KEYS = {"subject", "markdown", "amount_unit", "defaults"}
+
+CTA_LOCALES = ("it", "en")
+CTA_KEYS = ("cta_1", "cta_2")
+FRONT_MATTER_START = r"^\x{FEFF}?---(?:\n|$)"
+"""A text opening with a ``---`` line (polars regex): only those can carry CTA buttons."""
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|\{|\}")
 _JINJA = re.compile(r"\{\{\s*[^{}\s|]+(?:\s*\|\s*[^{}\s]+)?\s*\}\}")
@@ -157,6 +170,86 @@ def _as_text(value: Any, key: str, path: object) -> str:
     raise CampaignFileError(path, f"defaults.{key}: {value!r} is not a text, number or date")
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans, like the js-yaml the app uses: ``yes`` stays text."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def cta_problem(markdown: str) -> str | None:
+    """What is wrong with the CTA front matter at the top of ``markdown``; None if nothing.
+
+    No front matter is fine. The block opens with a ``---`` first line and closes with
+    ``---`` or ``...`` (the app's ``front-matter`` parser), and must be YAML shaped as
+    ``{it|en: {cta_1: {text, action}, cta_2?: {text, action}}}``.
+    """
+    lines = markdown.removeprefix("\ufeff").split("\n")
+    if lines[0].rstrip("\r") != "---":
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r") in ("---", "...")),
+               None)
+    if end is None:
+        return "the block opened with --- at the top of the text is never closed with ---"
+    try:
+        data = yaml.load("\n".join(lines[1:end]), Loader=_Yaml12Loader)  # a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2} of the text" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be read"
+        return f"not valid YAML{where}: {problem}"
+    if not isinstance(data, dict) or not data:
+        return "the block must hold an it: and/or an en: section"
+    unknown = [str(key) for key in data if key not in CTA_LOCALES]
+    if unknown:
+        return f"unknown block {', '.join(unknown)} (IO reads only it and en)"
+    for locale, block in data.items():
+        problem = _cta_block_problem(str(locale), block)
+        if problem:
+            return problem
+    return None
+
+
+def _cta_block_problem(locale: str, block: object) -> str | None:
+    if not isinstance(block, dict):
+        return f"{locale} must hold cta_1 (and optionally cta_2)"
+    unknown = [str(key) for key in block if key not in CTA_KEYS]
+    if unknown:
+        return f"{locale}.{unknown[0]} is not cta_1 or cta_2"
+    if "cta_1" not in block:
+        return f"{locale} has no cta_1"
+    for key, cta in block.items():
+        name = f"{locale}.{key}"
+        if not isinstance(cta, dict):
+            return f"{name} must hold text and action"
+        for part in ("text", "action"):
+            value = cta.get(part)
+            if value is None:
+                return f"{name} has no {part}"
+            if not isinstance(value, str):
+                return f"{name} {part} is not text (put it in quotes)"
+            if not value.strip():
+                return f"{name} {part} is empty"
+    return None
+
+
+def _check_cta(markdown: Text, path: object) -> None:
+    """The template's CTA block, once at load; a placeholder stands for some text."""
+    text = "".join(part if isinstance(part, str) else "x" for part in markdown.parts)
+    problem = cta_problem(text)
+    if problem:
+        raise CampaignFileError(
+            path, f"markdown: the call-to-action front matter is not as IO reads it: {problem}"
+        )
+
+
 def _split_front_matter(text: str, path: object) -> tuple[str, str]:
     lines = text.split("\n")
     if not lines or lines[0].strip() != "+++":
@@ -202,6 +295,8 @@ def load_template(path: Path) -> Template:
             raise CampaignFileError(path, f"{key} must be text")
         # Outer white space is trimmed here, so a rendered text never needs trimming.
         texts[key] = compile_text(value.strip(), key, path) if value and value.strip() else None
+    if texts["markdown"] is not None:
+        _check_cta(texts["markdown"], path)
     unit = data.get("amount_unit")
     if unit is not None and unit not in ("cents", "euro"):
         raise CampaignFileError(path, f'amount_unit must be "cents" or "euro", not {unit!r}')

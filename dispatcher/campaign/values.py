@@ -59,7 +59,11 @@ def by_distinct(
 
     def run(series: pl.Series) -> pl.Series:
         distinct = series.drop_nulls().unique()
-        mapped = pl.select(function(pl.lit(distinct))).to_series()
+        # The distinct values go in as a frame column, not as ``pl.lit(series)``: polars 2.1
+        # panics (bitmap_ops.rs, "left == right") on a when/then over fields extracted from
+        # a literal series once some are null, e.g. a zone present on one date, absent on
+        # the next. Columns take the ordinary, tested path.
+        mapped = distinct.to_frame("value").select(function(pl.col("value"))).to_series()
         return series.replace_strict(distinct, mapped, default=None, return_dtype=dtype)
 
     return text.map_batches(run, return_dtype=dtype)
@@ -151,14 +155,17 @@ def utf16_units(text: str) -> int:
 
 # -- dates -----------------------------------------------------------------------------------
 
+# ISO 8601: 2027-01-31, 2027-01-31T12:00, with seconds, fractions, and Z, +01:00, +0100 or +01.
 _ISO = (
     r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"\s*(Z|z|[+-]\d{2}:?\d{2})?)?$"
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
 )
+# Italian: 31/01/2027, 31-01-2027, 31.01.2027, with an optional time "12:00", "ore 12.00".
 _ITALIAN = (
     r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:,?\s+(?:ore\s+)?(\d{1,2})[:.](\d{2})"
     r"(?:[:.](\d{2}))?)?$"
 )
+_MAX_OFFSET_HOURS = 14  # the widest UTC offsets in use are -12:00 and +14:00
 
 
 INSTANT = pl.Datetime("us", "UTC")
@@ -170,7 +177,13 @@ def parse_instant(text: pl.Expr) -> pl.Expr:
 
 
 def parse_instant_text(text: pl.Expr) -> pl.Expr:
-    """:func:`parse_instant` without the per-distinct-value shortcut."""
+    """:func:`parse_instant` without the per-distinct-value shortcut.
+
+    Each value is read on its own, so one column may mix forms and zones: the wall-clock
+    part is parsed as a naive datetime, the zone (if any) as minutes east of UTC, and the
+    two are combined per value: with a zone, naive minus offset is the UTC instant; without
+    one, the naive time is Italian (Europe/Rome, DST-aware).
+    """
     iso = text.str.extract_groups(_ISO)
     ita = text.str.extract_groups(_ITALIAN)
 
@@ -184,26 +197,38 @@ def parse_instant_text(text: pl.Expr) -> pl.Expr:
     naive_text = pl.concat_str([
         part("1", "3"), pl.lit("-"), part("2", "2").str.zfill(2), pl.lit("-"),
         part("3", "1").str.zfill(2), pl.lit(" "),
+        # a date alone is the end of that day in Italy
         pl.when(has_time).then(hour.str.zfill(2)).otherwise(pl.lit("23")), pl.lit(":"),
         pl.when(has_time).then(part("5", "5")).otherwise(pl.lit("59")), pl.lit(":"),
         pl.when(has_time).then(part("6", "6").fill_null("00")).otherwise(pl.lit("59")),
         pl.lit("."), fraction,
     ])
     naive = naive_text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False)
-    zone = part("8", None).str.replace(":", "", literal=True)
-    offset_minutes = (
-        pl.when(zone.str.to_uppercase() == "Z").then(pl.lit(0))
-        .otherwise(
-            (zone.str.slice(1, 2).cast(pl.Int32, strict=False) * 60
-             + zone.str.slice(3, 2).cast(pl.Int32, strict=False))
-            * pl.when(zone.str.starts_with("-")).then(-1).otherwise(1)
-        )
-    )
+    zone = part("8", None)
+    offset = offset_minutes(zone)
+    # ambiguous="earliest": in the autumn hour that happens twice (02:00-02:59 on the last
+    # Sunday of October) an office means the first one, still summer time, so a deadline
+    # never moves later than written. non_existent="null": 02:30 on the last Sunday of
+    # March does not exist in Italy; the null becomes a DATE_FORMAT problem.
     rome = naive.dt.replace_time_zone(ROME, ambiguous="earliest", non_existent="null")
-    with_offset = (naive - pl.duration(minutes=offset_minutes)).dt.replace_time_zone("UTC")
+    zoned = (naive - pl.duration(minutes=offset)).dt.replace_time_zone("UTC")
     return (
         pl.when(zone.is_null()).then(rome.dt.convert_time_zone("UTC"))
-        .otherwise(with_offset)
+        .when(offset.is_not_null()).then(zoned)
+        .otherwise(pl.lit(None, INSTANT))
+    )
+
+
+def offset_minutes(zone: pl.Expr) -> pl.Expr:
+    """``Z`` → 0, ``+01:00``/``+0100``/``+01`` → 60, ``-05:30`` → -330; null if out of range."""
+    digits = zone.str.replace(":", "", literal=True)
+    hours = digits.str.slice(1, 2).cast(pl.Int32, strict=False)
+    minutes = digits.str.slice(3, 2).cast(pl.Int32, strict=False).fill_null(0)
+    sign = pl.when(digits.str.starts_with("-")).then(-1).otherwise(1)
+    valid = (hours <= _MAX_OFFSET_HOURS) & (minutes < 60)
+    return (
+        pl.when(digits.str.to_uppercase() == "Z").then(pl.lit(0, pl.Int32))
+        .when(valid).then((hours * 60 + minutes) * sign)
     )
 
 
@@ -253,3 +278,39 @@ def parse_bool(text: pl.Expr) -> pl.Expr:
 def parse_whole(text: pl.Expr) -> pl.Expr:
     """A whole number (Int64) or null; more than 12 digits counts as out of range (-1)."""
     return pl.when(text.str.contains(r"^[0-9]+$")).then(_digits_to_int(text, 12))
+
+
+# -- pagoPA notice numbers -------------------------------------------------------------------
+
+# The 18-digit notice number (numero avviso) is <aux digit><...>; by aux digit:
+#   0: 0 + application code (2) + IUV base (13) + check digits (2)
+#   1: 1 + IUV (17), no check digits
+#   2: 2 + IUV base (15) + check digits (2)
+#   3: 3 + segregation code (2) + IUV base (13) + check digits (2)
+# The check digits are the remainder modulo 93 of the number formed by all the digits before
+# them (zero-padded to two digits). Sources: pagoPA SACI, "Numero avviso e codice IUV nel caso
+# di pagamenti attivati presso i PSP" (docs.pagopa.it/saci, schemes per aux digit 0-3); AgID
+# "Specifiche attuative dei pagamenti" v2.5.1 §6 "Avviso di pagamento" ("il check-digit viene
+# calcolato come resto della divisione per 93 del numero ottenuto concatenando tutti i
+# caratteri precedenti"); GovPay's NumeroAvvisoFactory computes the same for aux 0, 2 and 3.
+NOTICE_CHECK_MODULUS = 93
+
+
+def notice_check_digits_match(notice: pl.Expr, well_formed: pl.Expr | None = None) -> pl.Expr:
+    """False where a well-formed notice number's check digits are wrong (aux 0, 2 and 3).
+
+    Aux digit 1 carries none, so it is always true; so is anything that is not 18 digits
+    (the format rule speaks for those). ``well_formed`` is that format test when the caller
+    has it already. 16 digits fit Int64, so this is integer arithmetic.
+    """
+    if well_formed is None:
+        well_formed = notice.str.contains(NOTICE_NUMBER_PATTERN)
+    base = notice.str.slice(0, 16).cast(pl.Int64, strict=False)
+    check = notice.str.slice(16, 2).cast(pl.Int64, strict=False)
+    checked = well_formed & ~notice.str.starts_with("1")
+    return pl.when(checked).then(base % NOTICE_CHECK_MODULUS == check).otherwise(True)
+
+
+def notice_check_digits(first_16: str) -> str:
+    """The two check digits for the first 16 digits of a notice number (generators, tests)."""
+    return f"{int(first_16) % NOTICE_CHECK_MODULUS:02d}"

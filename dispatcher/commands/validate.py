@@ -1,17 +1,23 @@
 """``dispatcher validate FILE``: every problem of a campaign file, before anything is sent.
 
-Prints a summary (rows, valid, invalid by reason, duplicates, warnings), the first problems
-as ``row N, column C: message``, and a preview of the first valid message. ``--problems-csv``
-writes all problems to a spreadsheet-safe CSV.
+Prints a summary (how the file was read: format, encoding, delimiter; rows, valid, invalid
+by reason, duplicates, warnings), the problems of the whole file (a template mistake that
+fails every row is said once, with the number of rows it affects), the first row problems
+as ``row N, column C: message`` (``importo (amount)``: the file's header and the field it
+fills), and a preview of the first valid message -- or, with ``--preview 2,15,20-22``, of
+those rows (invalid ones show their problems instead). ``--problems-csv`` writes every
+problem to a spreadsheet-safe CSV.
 
 Exit codes: 0 when no row is invalid (warnings and duplicates allowed: a duplicate is simply
 not sent, and the summary says so); 2 when some row is invalid or the file itself cannot be
-used (one line on stderr naming the file, never a traceback).
+used, or ``--preview`` names no data row (one line on stderr naming the file, never a
+traceback).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,33 +31,61 @@ from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
-    from dispatcher.campaign import Campaign, CampaignRow, Problem
+    from dispatcher.campaign import Campaign, CampaignRow, FileProblem, Problem
 
 MAX_SHOWN = 20
+MAX_PREVIEW = 100  # rows --preview may ask for at once
+_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",
+              "cp1252": "Windows-1252", "latin-1": "Latin-1", "iso8859-1": "Latin-1",
+              "iso8859-15": "Latin-9", "mac-roman": "Mac Roman", "cp850": "DOS (cp850)"}
+_DELIMITERS = {";": "';'", ",": "','", "\t": "tab", "|": "'|'"}
+_ROW_SPEC = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
 
 def _counts(counts: dict[Any, int]) -> str:
     return ", ".join(f"{code} {n:,}" for code, n in counts.items())
 
 
-def _problem_line(problem: Problem) -> str:
-    where = f"row {problem.row}" + (f", column {problem.column}" if problem.column else "")
+def read_as(campaign: Campaign) -> str:
+    """``CSV, UTF-8, delimiter ';'``: how the file was read, part of every summary."""
+    if campaign.kind != "csv":
+        return "Excel workbook"
+    encoding = campaign.encoding or "utf-8"
+    shown = _ENCODINGS.get(encoding, encoding)
+    if shown != encoding and shown not in ("UTF-8", "UTF-16"):
+        shown += f" ({encoding})"
+    delimiter = campaign.delimiter or ","
+    return f"CSV, {shown}, delimiter {_DELIMITERS.get(delimiter, repr(delimiter))}"
+
+
+def _problem_line(campaign: Campaign, problem: Problem) -> str:
+    where = f"row {problem.row}" + (
+        f", column {campaign.column_title(problem.column)}" if problem.column else "")
     tag = "" if problem.is_error else f" ({problem.severity})"
     return f"  {where}: {problem.message}{tag} [{problem.code}]"
 
 
+def _file_problem_line(campaign: Campaign, problem: FileProblem) -> str:
+    column = problem.column or ""
+    if problem.code == "placeholder_missing":
+        where = f"placeholder {{{column}}}"
+    else:
+        where = f"column {campaign.column_title(column)}" if column else "file"
+    tag = "" if problem.is_error else f" ({problem.severity})"
+    return (f"  {where}: {problem.message}{tag} [{problem.code}] — "
+            f"{problem.rows_affected:,} row(s)")
+
+
 def render_validation(
     campaign: Campaign, *, max_problems: int = MAX_SHOWN, preview: bool = False,
-    out: Console | None = None,
+    out: Console | None = None, preview_rows: list[int] | None = None,
 ) -> None:
-    """The human summary: counts, notes, the first problems and (optionally) a preview."""
+    """The human summary: counts, notes, file and row problems, and (optionally) previews."""
     out = out or console
-    source = f"{campaign.kind.upper()}"
-    if campaign.encoding:
-        source += f", {campaign.encoding}, delimiter {campaign.delimiter!r}"
-    out.print(f"{campaign.path} ({source})"
+    out.print(f"{campaign.path}"
               + (f", template {campaign.template.path}" if campaign.template else ""),
               markup=False)
+    out.print(f"  read as     {read_as(campaign)}", markup=False)
     out.print(f"  rows        {campaign.row_count:>9,}", markup=False)
     out.print(f"  valid       {campaign.valid_count:>9,}", markup=False)
     out.print(f"  invalid     {campaign.invalid_count:>9,}   "
@@ -63,16 +97,34 @@ def render_validation(
               f"{_counts(campaign.warnings_by_code())}", markup=False)
     for note in campaign.notes:
         err_console.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+    if campaign.file_problems:
+        out.print("\nProblems of the whole file (said once, not per row):", markup=False)
+        for file_problem in campaign.file_problems:
+            out.print(_file_problem_line(campaign, file_problem), markup=False)
     problems = campaign.first_problems(max_problems)
     if problems:
-        out.print(f"\nFirst {len(problems)} problem(s):", markup=False)
+        out.print(f"\nFirst {len(problems)} row problem(s):", markup=False)
         for problem in problems:
-            out.print(_problem_line(problem), markup=False)
-    if preview:
+            out.print(_problem_line(campaign, problem), markup=False)
+    if preview_rows:
+        for row in campaign.preview_rows(preview_rows):
+            _render_row(campaign, row, out)
+    elif preview:
         _render_preview(campaign.preview(), out)
 
 
-def _render_preview(row: CampaignRow | None, out: Console) -> None:
+def _render_row(campaign: Campaign, row: CampaignRow, out: Console) -> None:
+    """One asked-for row: rendered when valid, else why it will not be sent."""
+    if row.message is not None:
+        _render_preview(row, out, why="")
+        return
+    out.print(f"\nRow {row.row} ({row.state}): not sent", markup=False)
+    for problem in row.problems:
+        out.print(_problem_line(campaign, problem), markup=False)
+
+
+def _render_preview(row: CampaignRow | None, out: Console,
+                    why: str = " (the first valid row)") -> None:
     if row is None or row.message is None:
         out.print("\nNo valid row to preview.", markup=False)
         return
@@ -80,7 +132,7 @@ def _render_preview(row: CampaignRow | None, out: Console) -> None:
 
     message = row.message
     content = message.content
-    out.print(f"\nPreview of row {row.row} (the first valid row):", markup=False)
+    out.print(f"\nPreview of row {row.row}{why}:", markup=False)
     out.print(f"  to        {mask_fiscal_code(row.fiscal_code)}", markup=False)
     out.print(f"  subject   {mask_fiscal_codes_in(content.subject)}", markup=False)
     if content.due_date is not None:
@@ -95,26 +147,66 @@ def _render_preview(row: CampaignRow | None, out: Console) -> None:
                   f"{payment.notice_number} · payee {payee}{after}", markup=False)
     body = message.body()
     if "third_party_data" in body["content"]:
-        out.print(f"  remote    {json.dumps(body['content']['third_party_data'])}", markup=False)
+        remote = json.dumps(body["content"]["third_party_data"], ensure_ascii=False)
+        out.print(f"  remote    {mask_fiscal_codes_in(remote)}", markup=False)
     for key in ("feature_level_type", "time_to_live"):
         if key in body:
             out.print(f"  {key}  {body[key]}", markup=False)
+    for problem in row.problems:  # warnings of a valid row
+        out.print(f"  {problem.severity}: {problem.message} [{problem.code}]", markup=False)
     out.print("  ─── markdown ───", markup=False)
     for line in mask_fiscal_codes_in(content.markdown).split("\n"):
         out.print(f"  {line}", markup=False)
 
 
-def _summary(campaign: Campaign, max_problems: int) -> dict[str, Any]:
+def parse_rows(spec: str) -> list[int]:
+    """``"2,15,20-22"`` → ``[2, 15, 20, 21, 22]``; ValueError saying what is wrong."""
+    numbers: list[int] = []
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        match = _ROW_SPEC.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{part.strip()!r} is not a row number or a range "
+                             "(write 2,15 or 20-22)")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        if last < first:
+            raise ValueError(f"{part.strip()!r}: the range goes backwards")
+        if last - first + 1 + len(numbers) > MAX_PREVIEW:
+            raise ValueError(f"at most {MAX_PREVIEW} rows at a time")
+        numbers.extend(range(first, last + 1))
+    if not numbers:
+        raise ValueError("name at least one row (write 2,15 or 20-22)")
+    return list(dict.fromkeys(numbers))
+
+
+def _masked_body(row: CampaignRow) -> dict[str, Any] | None:
+    if row.message is None:
+        return None
+    body = row.message.body()
+    content = body["content"]
+    masked = {**body, "fiscal_code": mask_fiscal_code(row.fiscal_code),
+              "content": {**content,
+                          "subject": mask_fiscal_codes_in(content["subject"]),
+                          "markdown": mask_fiscal_codes_in(content["markdown"])}}
+    if "third_party_data" in content:
+        masked["content"]["third_party_data"] = json.loads(mask_fiscal_codes_in(
+            json.dumps(content["third_party_data"])))
+    return masked
+
+
+def _problem_record(campaign: Campaign, problem: Problem) -> dict[str, Any]:
+    return {"row": problem.row, "column": problem.column,
+            "column_title": campaign.column_title(problem.column) if problem.column else None,
+            "code": str(problem.code), "severity": str(problem.severity),
+            "message": problem.message}
+
+
+def _summary(campaign: Campaign, max_problems: int,
+             preview_rows: list[int] | None = None) -> dict[str, Any]:
     preview = campaign.preview()
-    payload = None
-    if preview is not None and preview.message is not None:
-        body = preview.message.body()
-        content = body["content"]
-        payload = {**body, "fiscal_code": mask_fiscal_code(preview.fiscal_code),
-                   "content": {**content,
-                               "subject": mask_fiscal_codes_in(content["subject"]),
-                               "markdown": mask_fiscal_codes_in(content["markdown"])}}
-    return {
+    summary: dict[str, Any] = {
         "file": str(campaign.path),
         "sha256": campaign.source_sha256,
         "template": str(campaign.template.path) if campaign.template else None,
@@ -122,6 +214,7 @@ def _summary(campaign: Campaign, max_problems: int) -> dict[str, Any]:
         "format": campaign.kind,
         "encoding": campaign.encoding,
         "delimiter": campaign.delimiter,
+        "read_as": read_as(campaign),
         "rows": campaign.row_count,
         "valid": campaign.valid_count,
         "invalid": campaign.invalid_count,
@@ -130,24 +223,41 @@ def _summary(campaign: Campaign, max_problems: int) -> dict[str, Any]:
         "invalid_by_reason": {str(k): n for k, n in campaign.invalid_by_reason().items()},
         "warnings_by_code": {str(k): n for k, n in campaign.warnings_by_code().items()},
         "notes": list(campaign.notes),
-        "problems": [
-            {"row": p.row, "column": p.column, "code": str(p.code),
-             "severity": str(p.severity), "message": p.message}
-            for p in campaign.first_problems(max_problems)
+        "file_problems": [
+            {"code": str(p.code), "column": p.column, "severity": str(p.severity),
+             "rows_affected": p.rows_affected, "message": p.message}
+            for p in campaign.file_problems
         ],
-        "preview": payload,
+        "problems": [_problem_record(campaign, p)
+                     for p in campaign.first_problems(max_problems)],
+        "preview": _masked_body(preview) if preview is not None else None,
         "exit_code": int(ExitCode.INVALID_INPUT if campaign.has_errors else ExitCode.OK),
     }
+    if preview_rows:
+        summary["previews"] = [
+            {"row": row.row, "state": str(row.state), "duplicate_of": row.duplicate_of,
+             "message": _masked_body(row),
+             "problems": [_problem_record(campaign, p) for p in row.problems]}
+            for row in campaign.preview_rows(preview_rows)
+        ]
+    return summary
 
 
 def write_problems_csv(campaign: Campaign, path: Path) -> int:
-    """All problems to ``path`` (formula-safe, mode 0600, UTF-8 with BOM for Excel)."""
+    """All problems to ``path`` (formula-safe, mode 0600, UTF-8 with BOM for Excel).
+
+    The whole file's problems come first, with no row number; then every row problem.
+    """
     import polars as pl
 
     from dispatcher.report import write_csv
 
-    rows = [(p.row, p.column, str(p.code), str(p.severity), p.message)
-            for p in campaign.iter_problems()]
+    rows: list[tuple[int | None, str | None, str, str, str]] = [
+        (None, f"{{{p.column}}}" if p.code == "placeholder_missing" else p.column,
+         str(p.code), str(p.severity), f"{p.message} ({p.rows_affected:,} row(s))")
+        for p in campaign.file_problems]
+    rows += [(p.row, campaign.column_title(p.column) if p.column else None, str(p.code),
+              str(p.severity), p.message) for p in campaign.iter_problems()]
     frame = pl.DataFrame(
         rows, orient="row",
         schema={"row": pl.Int64, "column": pl.String, "code": pl.String,
@@ -179,9 +289,13 @@ def command(
     max_rows: int = typer.Option(1_000_000, "--max-rows", min=1, help="Refuse larger files."),
     lang: str = typer.Option("en", "--lang", help="Language of problem messages: en or it."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    preview: str | None = typer.Option(
+        None, "--preview", help="Rows to preview, as the spreadsheet numbers them: 2,15 or "
+        "20-22 (default: the first valid row).", show_default=False,
+    ),
 ) -> None:
     """Check a campaign file (and template) against IO's rules; nothing is sent."""
-    from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+    from dispatcher.campaign import CampaignFileError, CampaignOptions, NoSuchRows, load_campaign
 
     if amount_unit not in (None, "cents", "euro"):
         abort(f"--amount-unit must be cents or euro, not {amount_unit!r}", ExitCode.INVALID_INPUT)
@@ -193,16 +307,27 @@ def command(
         sheet=sheet, language=lang,  # type: ignore[arg-type]
     )
     try:
+        rows = parse_rows(preview) if preview is not None else None
+    except ValueError as exc:
+        abort(f"--preview: {exc}", ExitCode.INVALID_INPUT)
+    try:
         campaign = load_campaign(file, template=template, options=options)
-    except CampaignFileError as exc:
+        if rows:
+            campaign.preview_rows(rows)  # unknown rows: an error before any output
+        if json_output:
+            typer.echo(json.dumps(_summary(campaign, MAX_SHOWN, rows), ensure_ascii=False,
+                                  indent=2))
+        else:
+            render_validation(campaign, max_problems=MAX_SHOWN, preview=True,
+                              preview_rows=rows)
+        if problems_csv is not None:
+            written = write_problems_csv(campaign, problems_csv)
+            err_console.print(f"{written:,} problem(s) written to {problems_csv}",
+                              markup=False)
+    except CampaignFileError as exc:  # also from rows rendered after loading (guard.py)
         abort(str(exc), ExitCode.INVALID_INPUT)
-    if json_output:
-        typer.echo(json.dumps(_summary(campaign, MAX_SHOWN), ensure_ascii=False, indent=2))
-    else:
-        render_validation(campaign, max_problems=MAX_SHOWN, preview=True)
-    if problems_csv is not None:
-        written = write_problems_csv(campaign, problems_csv)
-        err_console.print(f"{written:,} problem(s) written to {problems_csv}", markup=False)
+    except NoSuchRows as exc:
+        abort(f"--preview: {exc}", ExitCode.INVALID_INPUT)
     if campaign.has_errors:
         if not json_output:
             err_console.print(

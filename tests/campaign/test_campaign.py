@@ -7,7 +7,7 @@ import pytest
 from campaign_helpers import CF1, CF2, CF3, CF4, MARKDOWN, SUBJECT, row, rows_csv
 
 import dispatcher.campaign as public
-from dispatcher.campaign import ProblemCode, Severity
+from dispatcher.campaign import ProblemCode, Severity, judgement
 from dispatcher.campaign import campaign as campaign_module
 from dispatcher.vocabulary import InputVerdict
 
@@ -104,7 +104,7 @@ def test_results_do_not_depend_on_chunk_sizes(load, monkeypatch: pytest.MonkeyPa
     text = rows_csv(*(row(code) for code in (CF1, "X", CF2, CF1, CF3, CF2, "", CF4, CF1, CF3)))
     expected = [(r.row, r.state, r.duplicate_of, r.problems, r.content_hash)
                 for r in load(text).rows()]
-    monkeypatch.setattr(campaign_module, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(judgement, "CHUNK_ROWS", 3)
     monkeypatch.setattr(campaign_module, "ROWS_CHUNK", 2)
     campaign = load(text)
     assert [(r.row, r.state, r.duplicate_of, r.problems, r.content_hash)

@@ -108,7 +108,7 @@ FULL_HEADER = (
     "has_attachments,has_precondition,summary,original_sender,original_receipt_date,"
     "time_to_live,require_secure_channels"
 )
-FULL_ROW = row(CF1, SUBJECT + " 📅", MARKDOWN, "1250", "001234567890123456", "31/01/2027",
+FULL_ROW = row(CF1, SUBJECT + " 📅", MARKDOWN, "1250", "001234567890123413", "31/01/2027",
                "sì", "00123450587", "advanced", "PRATICA-42", "01ARZ3NDEKTSV4RRFFQ69G5FAV",
                "true", "true", "once", "Esito della pratica", "Ufficio Tributi",
                "2026-12-01T09:00:00+01:00", "7200", "no")
@@ -124,7 +124,7 @@ def test_a_row_with_every_field_renders_the_documented_shape(load) -> None:
             "subject": SUBJECT + " 📅",
             "markdown": MARKDOWN,
             "due_date": "2027-01-31T22:59:59.000Z",
-            "payment_data": {"amount": 1250, "notice_number": "001234567890123456",
+            "payment_data": {"amount": 1250, "notice_number": "001234567890123413",
                              "invalid_after_due_date": True,
                              "payee": {"fiscal_code": "00123450587"}},
             "third_party_data": {"id": "PRATICA-42",
@@ -153,7 +153,7 @@ def test_the_schema_check_is_strict_enough_to_catch_mistakes(load, spec) -> None
         ("content", "subject", "too short"),
         ("content", "subject", "x" * 119 + "📅"),  # 120 code points, 121 UTF-16 units
         ("content", "due_date", "2027-01-31"),
-        ("content", "payment_data", {"amount": "1250", "notice_number": "001234567890123456"}),
+        ("content", "payment_data", {"amount": "1250", "notice_number": "001234567890123413"}),
         ("content", "unknown_field", 1),
         (None, "fiscal_code", "rssmra80a01h501u"),
         (None, "time_to_live", 60),

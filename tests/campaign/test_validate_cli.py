@@ -14,7 +14,7 @@ from dispatcher.cli import app
 from dispatcher.vocabulary import ExitCode
 
 SAMPLES = REPO_ROOT / "sample_data"
-NOTICE = "301234567890123456"
+NOTICE = "301234567890123416"
 runner = CliRunner()
 
 
@@ -33,8 +33,8 @@ def test_clean_sample_exits_zero_with_a_preview() -> None:
 def test_invalid_rows_exit_two_and_list_problems_by_row_and_column() -> None:
     result = invoke(str(SAMPLES / "tari_2027.csv"), "-t", str(SAMPLES / "tari_2027.toml"))
     assert result.exit_code == ExitCode.INVALID_INPUT, result.output
-    assert "row 5, column codice_fiscale:" in result.output
-    assert "row 23, column importo:" in result.output
+    assert "row 5, column codice_fiscale (fiscal_code):" in result.output
+    assert "row 23, column importo (amount):" in result.output
     assert "fiscal_code_checksum 1" in result.output
 
 
@@ -107,7 +107,7 @@ def test_problems_csv_holds_every_problem_and_is_formula_safe(write, tmp_path: P
     records = text.strip().splitlines()
     assert records[0] == "row,column,code,severity,message"
     assert len(records) == 1 + 60  # two problems per row, 30 rows (not only the first 20)
-    assert records[2].startswith("2,'=importo,amount_format,error,")  # defused for Excel
+    assert records[2].startswith("2,'=importo (amount),amount_format,error,")  # defused
     assert "carattere di controllo" in text
     assert os.stat(out).st_mode & 0o777 == 0o600
 

@@ -28,7 +28,7 @@ def _full() -> OutgoingMessage:
         CF,
         MessageContent(
             "Avviso TARI 2027", TEXT, "2027-01-31T22:59:59Z",
-            PaymentData(12345, "012345678901234567", True, "00000000000"),
+            PaymentData(12345, "012345678901234542", True, "00000000000"),
             ThirdPartyData("PRATICA-1", "01HQRD0YCVDXF1XDW634N87XCG", True, False, "ONCE",
                            "sintesi", "Comune", "2026-12-01T10:00:00Z"),
             True,
@@ -43,7 +43,7 @@ def test_the_body_has_only_the_fields_that_are_set_in_ios_shape() -> None:
                               "content": {"subject": "Avviso TARI 2027", "markdown": TEXT}}
     body = _full().body()
     assert body["content"]["payment_data"] == {
-        "amount": 12345, "notice_number": "012345678901234567",
+        "amount": 12345, "notice_number": "012345678901234542",
         "invalid_after_due_date": True, "payee": {"fiscal_code": "00000000000"}}
     assert body["content"]["third_party_data"]["has_precondition"] == "ONCE"
     assert body["feature_level_type"] == "ADVANCED" and body["time_to_live"] == 3600
@@ -71,7 +71,7 @@ def test_re_addressing_changes_the_recipient_and_nothing_else() -> None:
 def test_the_stored_form_rebuilds_the_same_message(amount: int, ttl: int | None, subject: str,
                                                     remote: bool) -> None:
     message = OutgoingMessage(CF, MessageContent(
-        subject, TEXT, None, PaymentData(amount, "012345678901234567"),
+        subject, TEXT, None, PaymentData(amount, "012345678901234542"),
         ThirdPartyData("ID-1", has_remote_content=True) if remote else None), None, ttl)
     again = OutgoingMessage.from_stored(CF, message.stored())
     assert again == message and again.content_hash == message.content_hash
@@ -80,8 +80,8 @@ def test_the_stored_form_rebuilds_the_same_message(amount: int, ttl: int | None,
 def test_the_builder_reads_fields_by_position_and_skips_half_a_payment() -> None:
     build = MessageBuilder([Field.SUBJECT, Field.MARKDOWN, Field.AMOUNT, Field.NOTICE_NUMBER,
                             Field.THIRD_PARTY_ID, Field.TIME_TO_LIVE])
-    message = build(CF, ["Avviso TARI 2027", TEXT, 500, "012345678901234567", None, 7200])
-    assert message.content.payment_data == PaymentData(500, "012345678901234567")
+    message = build(CF, ["Avviso TARI 2027", TEXT, 500, "012345678901234542", None, 7200])
+    assert message.content.payment_data == PaymentData(500, "012345678901234542")
     assert message.content.third_party_data is None and message.time_to_live == 7200
     no_notice = build(CF, ["Avviso TARI 2027", TEXT, 500, None, "ID-9", None])
     assert no_notice.content.payment_data is None

@@ -24,7 +24,7 @@ SANDBOX_CF = "AAAAAA00A00A000A"
 UNLISTED_CF = "PLLLCU75C12F839K"
 
 MARKDOWN = "# Avviso\n\n" + "Gentile cittadino, le ricordiamo la scadenza del pagamento. " * 2
-NOTICE_NUMBER = "302000100000019421"
+NOTICE_NUMBER = "302000100000019414"
 
 
 def message_body(fiscal_code: str | None = ALLOWED_CF, **extra: Any) -> dict[str, Any]:

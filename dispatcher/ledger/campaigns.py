@@ -26,12 +26,13 @@ CHUNK_ROWS = 10_000
 """Rows recorded per transaction by :meth:`CampaignBook.start`."""
 
 _CAMPAIGN_COLUMNS = (
-    "campaign_id, input_path, input_sha256, template_sha256, created_at, completed_at, recorded"
+    "campaign_id, input_path, input_sha256, template_sha256, created_at, completed_at, recorded, "
+    "encoding"
 )
 
 def _campaign(found: tuple[Any, ...]) -> CampaignRecord:
-    *values, recorded = found
-    return CampaignRecord(*values, recorded=bool(recorded))
+    *values, recorded, encoding = found
+    return CampaignRecord(*values, recorded=bool(recorded), encoding=encoding)
 
 
 def _chunks(rows: Iterable[NewRow], size: int) -> Iterator[list[NewRow]]:
@@ -78,13 +79,14 @@ class CampaignBook:
         self.finish_recording(campaign_id)
         return campaign_id
 
-    def begin(self, *, input_path: str, input_sha256: str, template_sha256: str | None) -> int:
+    def begin(self, *, input_path: str, input_sha256: str, template_sha256: str | None,
+              encoding: str | None = None) -> int:
         """A new campaign with no rows yet, not ``recorded`` until :meth:`finish_recording`."""
         with self._db.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO campaigns (input_path, input_sha256, template_sha256, created_at, "
-                "recorded) VALUES (?, ?, ?, ?, 0)",
-                (input_path, input_sha256, template_sha256, time.time()),
+                "recorded, encoding) VALUES (?, ?, ?, ?, 0, ?)",
+                (input_path, input_sha256, template_sha256, time.time(), encoding),
             )
         return int(cursor.lastrowid or 0)
 

@@ -34,6 +34,8 @@ class CampaignRecord:
     completed_at: float | None
     recorded: bool = True
     """False while its rows are being recorded, and forever if that was cut short."""
+    encoding: str | None = None
+    """How the file's text was read (``utf-8``, ``cp1252``...); None for a spreadsheet."""
 
 
 @dataclass(frozen=True)

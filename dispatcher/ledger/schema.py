@@ -7,8 +7,10 @@ recipients (``dispatcher test``), which are never rows of the campaign.
 
 Version 2 added tables; version 3 added columns (:data:`ADDED_COLUMNS`): ``rows.body``, the
 message a resumed run sends without reading the campaign file again, and
-``campaigns.recorded``, false until every row of a campaign is recorded. ``CREATE TABLE IF NOT
-EXISTS`` adds missing tables but never a column, so :func:`upgrade` adds those.
+``campaigns.recorded``, false until every row of a campaign is recorded; version 4
+``campaigns.encoding``, how the campaign file's text was read (``utf-8``, ``cp1252``; none for
+a spreadsheet). ``CREATE TABLE IF NOT EXISTS`` adds missing tables but never a column, so
+:func:`upgrade` adds those.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 
 from dispatcher.storage import Database
 
-SCHEMA_VERSION = 3
-UPGRADABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 4
+UPGRADABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class AddedColumn:
 ADDED_COLUMNS = (
     AddedColumn("rows", "body", "BLOB", "NULL"),
     AddedColumn("campaigns", "recorded", "INTEGER NOT NULL DEFAULT 1", "1"),
+    AddedColumn("campaigns", "encoding", "TEXT", "NULL"),
 )
 
 SCHEMA = """
@@ -49,7 +52,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
     template_sha256 TEXT,
     created_at REAL NOT NULL,
     completed_at REAL,
-    recorded INTEGER NOT NULL DEFAULT 1
+    recorded INTEGER NOT NULL DEFAULT 1,
+    encoding TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY,
@@ -80,7 +84,6 @@ CREATE TABLE IF NOT EXISTS rows (
     body BLOB,
     PRIMARY KEY (campaign_id, row)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rows_by_recipient ON rows (fiscal_code, content_hash, state);
 CREATE TABLE IF NOT EXISTS events (
     campaign_id INTEGER NOT NULL,
     row INTEGER NOT NULL,

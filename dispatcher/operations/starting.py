@@ -111,7 +111,7 @@ def start_campaign(
         ledger.campaigns.abandon(latest.campaign_id, None)
     campaign_id = ledger.campaigns.begin(
         input_path=str(source.path), input_sha256=campaign.source_sha256,
-        template_sha256=campaign.template_sha256,
+        template_sha256=campaign.template_sha256, encoding=campaign.encoding,
     )
     return Start(campaign_id, False, source, campaign, 0)
 

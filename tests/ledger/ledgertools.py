@@ -11,6 +11,7 @@ from dispatcher.vocabulary import RowState
 
 V2_TABLES_ADDED = ("message_status", "status_checks", "status_runs", "test_sends")
 V3_COLUMNS_ADDED = (("rows", "body"), ("campaigns", "recorded"))
+V4_COLUMNS_ADDED = (("campaigns", "encoding"),)
 
 
 def code(n: int) -> str:
@@ -43,9 +44,9 @@ def send(ledger: Ledger, campaign_id: int, outcomes: dict[int, RowState]) -> Non
 
 
 def downgrade(path: Path, version: int) -> None:
-    """Make a current ledger look like one that version ``version`` (1 or 2) wrote."""
+    """Make a current ledger look like one that version ``version`` (1, 2 or 3) wrote."""
     with sqlite3.connect(path) as db:
-        for table, column in V3_COLUMNS_ADDED:
+        for table, column in V4_COLUMNS_ADDED + (V3_COLUMNS_ADDED if version < 3 else ()):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         if version == 1:
             for table in V2_TABLES_ADDED:

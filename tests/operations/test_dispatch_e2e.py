@@ -128,3 +128,21 @@ def test_operator_flags_requeue_only_what_they_name(tmp_path: Path, flag: str) -
         assert second.counts[RowState.SENT] == first.counts[RowState.SENT] + ambiguous
     else:  # nothing failed, so nothing is requeued: ambiguous rows stay put
         assert second.counts == first.counts and second.requests == 0
+
+
+def test_the_encoding_the_file_was_read_in_is_recorded_with_the_campaign(
+    tmp_path: Path, simulator
+) -> None:
+    utf8 = write_campaign(tmp_path / "utf8.csv", 12, seed=4)
+    windows = tmp_path / "windows.csv"
+    text = utf8.read_text(encoding="utf-8-sig").replace(";Via ", ";Via Città ")
+    assert "à" in text  # a byte that is not UTF-8 once saved by Excel on Windows
+    windows.write_bytes(text.encode("cp1252"))
+    for path, expected in ((utf8, "utf-8"), (windows, "cp1252")):
+        ledger_path = tmp_path / f"{path.stem}.sqlite"
+        result = run_campaign(CampaignSource(path, TEMPLATE),
+                              settings=_settings(simulator.base_url), ledger_path=ledger_path,
+                              options=RunOptions(allow_resend=True))
+        assert result.exit_code is ExitCode.OK
+        with Ledger.open(ledger_path) as ledger:
+            assert ledger.campaigns.get(result.campaign_id).encoding == expected

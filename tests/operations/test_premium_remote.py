@@ -449,15 +449,17 @@ def test_attachments_with_standard_are_caught_before_anything_is_sent(
     assert summary["invalid_by_reason"] == {"attachments_need_advanced": 1}
     errors = [p for p in summary["problems"] if p["severity"] == "error"]
     assert errors == [{
-        "row": 2, "column": "allegati", "code": "attachments_need_advanced",
-        "severity": "error", "message": "attachments need feature_level_type ADVANCED (Premium)",
+        "row": 2, "column": "allegati", "column_title": "allegati (has_attachments)",
+        "code": "attachments_need_advanced", "severity": "error",
+        "message": "attachments need feature_level_type ADVANCED (Premium)",
     }]
 
     refused = run_cli(["run", *base, "--rate", "400/s"], env)
     assert refused.returncode == ExitCode.INVALID_INPUT
     assert "nothing was sent" in refused.stderr
-    assert ("row 2, column allegati: attachments need feature_level_type ADVANCED (Premium) "
-            "[attachments_need_advanced]") in refused.stdout  # the same list `run` shows
+    # the same list `run` shows
+    assert ("row 2, column allegati (has_attachments): attachments need feature_level_type "
+            "ADVANCED (Premium) [attachments_need_advanced]") in refused.stdout
     assert "row 3" not in refused.stdout and "row 4" not in refused.stdout
     assert sim.stats()["requests_total"] == 0
     assert not files[0].with_name("pratiche.dispatcher").exists()  # not even a ledger

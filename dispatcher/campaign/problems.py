@@ -94,8 +94,10 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
         "il codice fiscale è vuoto",
     ),
     ProblemCode.FISCAL_CODE_FORMAT: (
-        "{value!r} ({length} characters) is not a fiscal code (16, like RSSMRA80A01H501U)",
-        "{value!r} ({length} caratteri) non è un codice fiscale (16, come RSSMRA80A01H501U)",
+        "{value!r} ({length} characters) is not a fiscal code (16: 6 letters, 2 digits, a "
+        "letter, 2 digits, a letter, 3 digits, a letter)",
+        "{value!r} ({length} caratteri) non è un codice fiscale (16: 6 lettere, 2 cifre, "
+        "una lettera, 2 cifre, una lettera, 3 cifre, una lettera)",
     ),
     ProblemCode.FISCAL_CODE_CHECKSUM: (
         "{value}: the check character (the last one) does not match; probably a typo",

@@ -29,6 +29,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def private_module_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A state directory for module-scoped fixtures (they run before any test's own).
+
+    Autouse fixtures come first within their scope, so a module fixture that runs a campaign
+    already writes its send journal here, never in the user's state directory.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("module-state")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def private_state(tmp_path_factory: pytest.TempPathFactory,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -1,5 +1,9 @@
 """The ``Campaign``: one object that answers every question about a campaign file.
 
+(Over 400 lines: the questions share one set of chunked frames and row statuses; the whole-file
+pass, the statuses and the file problems already live in judgement.py, row_status.py and
+file_problems.py.)
+
 It is built once (read, resolve headers, evaluate every rule over the whole file in
 chunks) and then answers questions: how many rows are valid, which problems come first,
 what the first message looks like, and each row's payload, lazily, in file order.

@@ -14,6 +14,7 @@ rejected or ambiguous rows · 4 configuration error · 5 ledger locked by anothe
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -87,5 +88,16 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A reader that closed stdout (``dispatcher validate FILE --json | head -1``) had all it
+    wanted. Click answers that broken pipe with exit 1 (an "internal error" to cron), after
+    wrapping stdout so that its last flush stays quiet: that wrapping is how it is told apart
+    from a real exit 1, which is passed on. Rich's consoles: ``_output.ResultConsole``.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(0)
+        raise

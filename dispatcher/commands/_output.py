@@ -5,6 +5,8 @@ Diagnostics go to stderr, results to stdout, so ``dispatcher validate f.csv > ou
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -16,7 +18,20 @@ from dispatcher.vocabulary import ExitCode
 if TYPE_CHECKING:
     from dispatcher.operations.errors import OperationRefused
 
-console = Console(highlight=False, soft_wrap=True)
+class ResultConsole(Console):
+    """stdout, where results go. A reader that closed it (``| head -1``) had all it wanted.
+
+    Rich's own answer to a broken pipe is exit 1, which cron reads as an internal error; the
+    run or the check is done by the time its results are printed, so this is exit 0, quietly.
+    """
+
+    def on_broken_pipe(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the flush at exit must not fail again
+        raise SystemExit(0)
+
+
+console = ResultConsole(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

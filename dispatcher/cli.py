@@ -63,11 +63,23 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", metavar="LEVEL",
+        help="debug (adds a line per row), info (default off a terminal: start, progress, "
+             "end), warning (default on a terminal) or error; or DISPATCHER_LOG_LEVEL.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log errors only."),
 ) -> None:
     """Send personal IO app messages in bulk from a campaign file, with a resumable ledger."""
-    from dispatcher.logs import configure_for_command
+    import sys
 
-    configure_for_command()  # once, the same for every command
+    from dispatcher.logs import command_log_level, configure_for_command
+
+    try:
+        level = command_log_level(log_level, quiet=quiet, interactive=sys.stderr.isatty())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
+    configure_for_command(level)  # once, the same for every command
 
 
 def _register_commands() -> None:

@@ -159,14 +159,38 @@ def install_excepthook() -> None:
     sys.excepthook = _scrubbed_excepthook
 
 
-def configure_for_command() -> None:
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+"""``--log-level`` and ``DISPATCHER_LOG_LEVEL`` values."""
+
+
+def command_log_level(name: str | None, *, quiet: bool, interactive: bool) -> int:
+    """The level a command logs at: ``--quiet`` (errors only), the name, else the default.
+
+    The default is warnings on a terminal (the progress bar and the summary say the rest) and
+    INFO off one: the start, a progress line every few seconds, warnings and the end, never
+    a line per row (``debug`` adds those).
+    """
+    if quiet:
+        return logging.ERROR
+    chosen = name or os.environ.get("DISPATCHER_LOG_LEVEL")
+    if chosen:
+        try:
+            return LEVELS[chosen.strip().lower()]
+        except KeyError:
+            raise ValueError(f"log level {chosen!r} is not one of "
+                             f"{', '.join(LEVELS)}") from None
+    return logging.WARNING if interactive else logging.INFO
+
+
+def configure_for_command(level: int | None = None) -> None:
     """The one set-up every command gets: JSON off a terminal, the console on one.
 
-    On a terminal only warnings and errors are logged (the progress bar and the summary say
-    the rest); off a terminal, the INFO events too, for the log collector. Uncaught
-    exceptions are printed scrubbed (:func:`install_excepthook`).
+    Uncaught exceptions are printed scrubbed (:func:`install_excepthook`).
     """
     interactive = sys.stderr.isatty()
+    if level is None:
+        level = command_log_level(None, quiet=False, interactive=interactive)
     configure_logging(json=not interactive, stream=CurrentStderr(),  # type: ignore[arg-type]
-                      level=logging.WARNING if interactive else logging.INFO)
+                      level=level)
     install_excepthook()

@@ -164,7 +164,7 @@ class Dispatch:
     async def _decide(self, job: Job, outcome: Outcome) -> None:
         await self.writer.put(outcome)
         self.on_outcome(outcome.state)
-        log.info(
+        log.debug(  # one line per row: --log-level debug only (80,000 rows are 20 MB of mail)
             "row_decided", row=job.row, fiscal_code=mask_fiscal_code(job.fiscal_code),
             state=outcome.state.value, http_status=outcome.http_status,
             message_id=outcome.message_id, detail=outcome.detail,

@@ -290,7 +290,7 @@ class Client:
                 else:
                     wait = self._retry.backoff(failures)
                     self._retries += 1
-                    log.info(
+                    log.debug(  # the progress line counts them; give-ups are warnings
                         "io_retry", operation=operation, fiscal_code=masked, retry=failures,
                         wait_s=round(wait, 3), error=type(error).__name__,
                         http_status=error.http_status, detail=error.detail_text,

@@ -29,6 +29,7 @@ from dispatcher.ledger import Ledger, Outcome, TimelineSample, open_for_reading
 from dispatcher.operations.errors import OperationRefused, refusals
 from dispatcher.operations.exports import ExportPaths, export_results
 from dispatcher.operations.preflight import announce, preflight
+from dispatcher.operations.progress_log import Tally, log_progress
 from dispatcher.operations.send_guard import SendGuard, open_guard
 from dispatcher.operations.session import Live, Ran, Session, open_profile_cache
 from dispatcher.operations.starting import (
@@ -203,22 +204,27 @@ def _dispatch_guarded(session: Session, start: Start, options: RunOptions, hooks
     ledger, cid = session.ledger, start.campaign_id
     recovered = _prepare_rows(ledger, cid, run_id, options)
     guard.reconcile()
+    expected = expected_counts(ledger, start)
     if hooks.on_start:
-        hooks.on_start(cid, expected_counts(ledger, start))
+        hooks.on_start(cid, expected)
+    to_decide = expected[RowState.PENDING] + expected[RowState.SENDING]
+    log.info("run_started", campaign_id=cid, run_id=run_id, resumed=start.resumed,
+             rows_to_decide=to_decide, rate=str(session.settings.rate),
+             journal=str(guard.journal.path))
+    tally = Tally(hooks.on_outcome)
     started = time.time()
     state: dict[str, Any] = {}
 
     async def work(live: Live) -> None:
-        feeder = state["feeder"] = Feeder(ledger, live.writer, start, guard,
-                                          on_outcome=hooks.on_outcome)
+        feeder = state["feeder"] = Feeder(ledger, live.writer, start, guard, on_outcome=tally)
         dispatch = state["dispatch"] = Dispatch(
             client=live.client, writer=live.writer, stops=live.stops,
-            concurrency=session.settings.concurrency, on_outcome=hooks.on_outcome,
-            profile_cache=cache)
+            concurrency=session.settings.concurrency, on_outcome=tally, profile_cache=cache)
         if hooks.on_pacer:
             hooks.on_pacer(live.pacer.statistics)
         async with anyio.create_task_group() as checkpoints:
             checkpoints.start_soon(checkpoint_timeline, live, ledger, run_id)
+            checkpoints.start_soon(log_progress, live, tally, to_decide)
             # A stopped pipeline still lets the recorder finish: every row reaches the ledger.
             async with anyio.create_task_group() as feeding:
                 feeding.start_soon(feeder.record)

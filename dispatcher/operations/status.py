@@ -158,7 +158,7 @@ def _check(session: Session, campaign_id: int | None, options: StatusOptions,
         tally.answered += observation.status is not None
         tally.final += observation.is_final
         hook(observation)
-        log.info("status_checked", row=question.row,
+        log.debug("status_checked", row=question.row,
                  fiscal_code=mask_fiscal_code(question.fiscal_code),
                  message_id=question.message_id, status=observation.status,
                  read_status=observation.read_status,

@@ -178,7 +178,7 @@ def test_logs_never_show_the_key_nor_a_whole_fiscal_code(tmp_path: Path, simulat
              campaign.read_text(encoding="utf-8-sig").splitlines()[1:]]
     result = run_cli(["run", str(campaign), "--template", str(TEMPLATE), "--ledger",
                       str(tmp_path / "l.sqlite"), "--rate", "200/s", "--json"],
-                     cli_env(simulator))
+                     cli_env(simulator, DISPATCHER_LOG_LEVEL="debug"))  # a line per row
     assert result.returncode == ExitCode.OK, result.stderr[-2000:]
     output = result.stdout + result.stderr
     assert DEFAULT_KEY not in output

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from dispatcher.commands._output import abort, console, err_console
+from dispatcher.commands._output import abort, console, err_console, json_errors, print_document
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -38,6 +37,7 @@ def command(
     touched and nothing is sent. Exit 0 when all is well, 4 when the configuration is wrong,
     75 when IO or the network is unavailable right now (try again later).
     """
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.operations.preflight import PreflightFailed, preflight
     from dispatcher.settings import ConfigError, load_settings
 
@@ -58,7 +58,7 @@ def command(
 def render_check(report: PreflightReport, *, json_output: bool) -> None:
     """One line per check (base URL, key, probe, service), then the warnings."""
     if json_output:
-        console.print_json(json.dumps(report.to_json()))
+        print_document(report.to_json())
         return
     probe = report.probe
     if report.url_problem:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, console, refused
+from dispatcher.commands._output import abort, console, json_errors, refused
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def sync(
     answer, rerun later · 4 key refused, no feed permission, or a cache of another service ·
     75 stopped by the error-rate breaker.
     """
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.feed_sync import sync_feed
     from dispatcher.settings import ConfigError, load_settings

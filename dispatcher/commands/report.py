@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from dispatcher.commands._output import console, err_console, refused
+from dispatcher.commands._output import console, err_console, json_errors, refused
 from dispatcher.vocabulary import Language
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ def command(
     gives a plain one. Exit codes: 0 written · 2 no such ledger, campaign or input file ·
     4 the reports could not be written.
     """
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.commands.status import resolve_ledger
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.report import ReportRequest, make_report

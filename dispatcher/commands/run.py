@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, err_console, refused
+from dispatcher.commands._output import abort, err_console, json_errors, refused
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ def command(
     Rerun the same command to resume after a crash or a stop: decided rows are never redone,
     and rows whose send may have reached IO are marked ambiguous instead of being resent.
     """
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.campaign import CampaignOptions, CampaignSource
     from dispatcher.commands.progress import RunProgress
     from dispatcher.operations.run import RunOptions
@@ -226,7 +227,7 @@ def execute_run(
 ) -> ExitCode:
     """Run the operation, print its summary; shared by ``run`` and ``demo``."""
     from dispatcher.commands.progress import render_summary
-    from dispatcher.commands.validate import render_validation
+    from dispatcher.commands.validate import render_validation, validation_document
     from dispatcher.operations.errors import CampaignInvalid, OperationRefused
     from dispatcher.operations.run import RunHooks, run_campaign
 
@@ -238,6 +239,8 @@ def execute_run(
             result = run_campaign(source, settings=settings, ledger_path=ledger_path,
                                   options=options, hooks=hooks)
     except CampaignInvalid as exc:
+        if json_output:  # the validation's own document, with the refusal in it
+            refused(exc, validation=validation_document(exc.campaign, 20))
         render_validation(exc.campaign, max_problems=20)
         refused(exc)
     except OperationRefused as exc:

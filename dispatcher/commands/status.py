@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console, refused
+from dispatcher.commands._output import abort, console, err_console, json_errors, refused
 from dispatcher.vocabulary import FINAL_STATUSES, ExitCode, MessageStatus
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def command(
     Re-runnable from cron: final messages (PROCESSED, REJECTED, FAILED) are never asked about
     again, and messages past --horizon are given up. Nothing is ever sent or resent.
     """
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.status import StatusOptions, check_statuses
     from dispatcher.settings import ConfigError, load_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._output import abort, console, refused
+from dispatcher.commands._output import abort, console, json_errors, refused
 from dispatcher.vocabulary import ExitCode
 
 
@@ -48,6 +48,7 @@ def command(
     Recorded in the ledger as test sends of this file and template (never as campaign rows);
     `run --require-test` refuses to start until one of them was accepted by IO.
     """
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.test_send import (

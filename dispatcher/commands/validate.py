@@ -26,7 +26,13 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from dispatcher.commands._output import abort, console, err_console
+from dispatcher.commands._output import (
+    abort,
+    console,
+    document_printed,
+    err_console,
+    json_errors,
+)
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 from dispatcher.vocabulary import ExitCode
 
@@ -203,7 +209,7 @@ def _problem_record(campaign: Campaign, problem: Problem) -> dict[str, Any]:
             "message": problem.message}
 
 
-def _summary(campaign: Campaign, max_problems: int,
+def validation_document(campaign: Campaign, max_problems: int,
              preview_rows: list[int] | None = None) -> dict[str, Any]:
     preview = campaign.preview()
     summary: dict[str, Any] = {
@@ -295,6 +301,7 @@ def command(
     ),
 ) -> None:
     """Check a campaign file (and template) against IO's rules; nothing is sent."""
+    json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.campaign import CampaignFileError, CampaignOptions, NoSuchRows, load_campaign
 
     if amount_unit not in (None, "cents", "euro"):
@@ -315,8 +322,9 @@ def command(
         if rows:
             campaign.preview_rows(rows)  # unknown rows: an error before any output
         if json_output:
-            typer.echo(json.dumps(_summary(campaign, MAX_SHOWN, rows), ensure_ascii=False,
-                                  indent=2))
+            typer.echo(json.dumps(validation_document(campaign, MAX_SHOWN, rows),
+                                  ensure_ascii=False, indent=2))
+            document_printed()
         else:
             render_validation(campaign, max_problems=MAX_SHOWN, preview=True,
                               preview_rows=rows)

@@ -12,9 +12,10 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
-# Same shape IO accepts (omocodia letters allowed), matched anywhere in free text.
+# Same shape IO accepts (omocodia letters allowed), matched anywhere in free text, even glued
+# to what comes before it: SPID writes ``TINIT-RSSMRA…``, a cell may read ``ITRSSMRA…``.
 FISCAL_CODE_IN_TEXT = re.compile(
-    r"(?<![A-Z0-9])([A-Z]{6})[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z]"
+    r"([A-Z]{6})[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z]"
     r"[0-9LMNPQRSTUV]([0-9LMNPQRSTUV]{2}[A-Z])(?![A-Z0-9])",
     re.IGNORECASE,
 )

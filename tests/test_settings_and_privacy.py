@@ -253,3 +253,12 @@ def test_every_command_gets_the_scrubbing_excepthook(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
     configure_for_command()
     assert sys.excepthook is _scrubbed_excepthook
+
+
+def test_a_fiscal_code_glued_to_a_prefix_is_masked_too() -> None:
+    from dispatcher.privacy import mask_fiscal_codes_in
+
+    text = "'TINITBRBMRC45D25H501R' and 'ITRMNLSS71L66F839Q' are not fiscal codes"
+    masked = mask_fiscal_codes_in(text)
+    assert "BRBMRC45D25H501R" not in masked and "RMNLSS71L66F839Q" not in masked
+    assert "TINITBRBMRC*******01R" in masked  # the prefix stays, so the row can be found

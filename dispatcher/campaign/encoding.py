@@ -5,8 +5,11 @@ and 3,000 garbled messages were ready to go. So, without ``--encoding``:
 
 1. A UTF-16 byte order mark means UTF-16.
 2. Valid UTF-8 (with or without BOM) is UTF-8, and polars reads the file itself: no copy.
-3. Otherwise, when the file holds valid multi-byte UTF-8 sequences and the invalid bytes are
-   not many more (:data:`INVALID_PER_VALID`), it *is* UTF-8 with a few damaged cells. It is
+3. Otherwise, when the file starts with a UTF-8 byte order mark, or holds more valid
+   multi-byte UTF-8 sequences than chance makes (:data:`ACCIDENTAL_PAIRS`), or its invalid
+   bytes are not many more than those (:data:`INVALID_PER_VALID`), it *is* UTF-8 with damaged
+   cells: a few pasted Windows characters, or a file stitched from two encodings, whose rows
+   in the other encoding are then invalid instead of garbled. It is
    decoded keeping each invalid byte ``b`` as the private-use character ``chr(0xF700 + b)``;
    :func:`invalid_byte_cells` then finds those cells (code ``invalid_bytes``, their rows are
    invalid) and shows the bytes as U+FFFD. A Windows-1252 file can hold a valid UTF-8 pair by
@@ -45,6 +48,8 @@ from dispatcher.privacy import mask_fiscal_codes_in
 LEGACY_ENCODING = "cp1252"
 # UTF-8 with invalid bytes when invalid bytes <= INVALID_PER_VALID x valid multi-byte sequences
 INVALID_PER_VALID = 10
+ACCIDENTAL_PAIRS = 2
+"""Valid UTF-8 pairs a Windows-1252 file may hold by chance (``È’``); three are UTF-8 text."""
 HEAD_SIZE = 65536
 _CHUNK = 1 << 20
 _PRIVATE_BASE = 0xF700  # invalid byte b (always >= 0x80) -> U+F780..U+F7FF
@@ -135,7 +140,8 @@ def decode(path: Path, scanned: Scan, forced: str | None) -> Decoded:
     if scanned.utf8:
         return Decoded("utf-8", path, scanned.head.decode("utf-8", "replace"), 0)
     valid, invalid = _utf8_counts(path)
-    if valid and invalid <= INVALID_PER_VALID * valid:
+    marked = scanned.head.startswith(codecs.BOM_UTF8)  # whoever wrote it meant UTF-8
+    if valid and (marked or valid > ACCIDENTAL_PAIRS or invalid <= INVALID_PER_VALID * valid):
         data, head, kept = _transcode_keeping_invalid(path)
         return Decoded("utf-8", data, head, kept, (
             f"the file is UTF-8 except for {kept:,} byte(s) that are not: the rows that "

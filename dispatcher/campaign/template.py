@@ -237,12 +237,23 @@ def _cta_block_problem(locale: str, block: object) -> str | None:
                 return f"{name} {part} is not text (put it in quotes)"
             if not value.strip():
                 return f"{name} {part} is empty"
+        action = str(cta["action"]).strip()
+        if not action.lower().startswith(CTA_SCHEMES):
+            return (f"{name} action {action[:40]!r} is not an IO link: the app shows no button "
+                    "for it (use ioit://..., iohandledlink://https://... or iosso://...)")
     return None
+
+
+CTA_SCHEMES = ("ioit://", "iohandledlink://", "iosso://")
+"""The actions the IO app turns into a button (io-app ``isCtaActionValid``): an internal
+route, a link the app opens for the citizen, a FIMS sign-in. Anything else shows nothing."""
 
 
 def _check_cta(markdown: Text, path: object) -> None:
     """The template's CTA block, once at load; a placeholder stands for some text."""
-    text = "".join(part if isinstance(part, str) else "x" for part in markdown.parts)
+    # a placeholder stands for some text, maybe a whole IO link: only the rest is judged here
+    text = "".join(part if isinstance(part, str) else "iohandledlink://x"
+                   for part in markdown.parts)
     problem = cta_problem(text)
     if problem:
         raise CampaignFileError(

@@ -72,6 +72,10 @@ def command(
         help="The service's send journal (default: the settings' journal, else "
              "$XDG_STATE_HOME/dispatcher/journals/SERVICE.sqlite).",
     ),
+    operator: str | None = typer.Option(
+        None, "--operator", help="Who runs it, for the audit trail (default: "
+        "DISPATCHER_OPERATOR, else the OS user).",
+    ),
     yes: bool = typer.Option(
         False, "--yes", "-y",
         help="Do not ask for confirmation on a terminal (cron never asks).",
@@ -161,7 +165,7 @@ def command(
                           stop_file=stop_file),
         skip_invalid=skip_invalid, resend_ambiguous=resend_ambiguous, retry_failed=retry_failed,
         allow_resend=allow_resend, new_campaign=new_campaign, require_test=require_test,
-        profile_cache=cache, export_dir=export_dir, journal=journal,
+        profile_cache=cache, export_dir=export_dir, journal=journal, operator=operator,
     )
     code = execute_run(source, settings=settings, ledger_path=ledger_path, options=options,
                        json_output=json_output, progress=RunProgress.for_terminal(err_console),

@@ -127,6 +127,12 @@ class RunRecord:
     stopped_reason: str | None
     exit_code: int | None
     last_second: int | None  # last second with activity in the run's timeline
+    # the audit trail (dispatcher.audit): None for runs of an older ledger
+    operator: str | None = None
+    host: str | None = None
+    version: str | None = None
+    command: str | None = None
+    settings: str | None = None  # a JSON object
 
     @property
     def duration_s(self) -> float:

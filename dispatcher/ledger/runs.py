@@ -11,25 +11,30 @@ import os
 import socket
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.ledger.records import RunRecord, TimelineSample
 from dispatcher.storage import Database
+
+if TYPE_CHECKING:
+    from dispatcher.audit import RunAudit
 
 _RUN_QUERY = (
     "SELECT r.run_id, r.campaign_id, r.started_at, r.finished_at, r.rate, "
     "coalesce(r.requests, (SELECT sum(requests) FROM run_seconds s WHERE s.run_id=r.run_id)), "
     "coalesce(r.throttled, (SELECT sum(throttled) FROM run_seconds s WHERE s.run_id=r.run_id)), "
     "r.stopped_reason, r.exit_code, "
-    "(SELECT max(second) FROM run_seconds s WHERE s.run_id=r.run_id) "
+    "(SELECT max(second) FROM run_seconds s WHERE s.run_id=r.run_id), "
+    "r.operator, r.host, r.version, r.command, r.settings "
     "FROM runs r"
 )
 
 
 def _run(found: tuple[Any, ...]) -> RunRecord:
-    run_id, campaign_id, started, finished, rate, requests, throttled, stopped, code, last = found
+    (run_id, campaign_id, started, finished, rate, requests, throttled, stopped, code, last,
+     *audit) = found
     return RunRecord(run_id, campaign_id, started, finished, rate, int(requests or 0),
-                     int(throttled or 0), stopped, code, last)
+                     int(throttled or 0), stopped, code, last, *audit)
 
 
 class RunBook:
@@ -38,12 +43,15 @@ class RunBook:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def begin(self, campaign_id: int, *, rate: str) -> int:
+    def begin(self, campaign_id: int, *, rate: str, audit: RunAudit | None = None) -> int:
+        """A new run; ``audit`` says who ran it, how, with which version and settings."""
+        who = (audit.operator, audit.version, audit.command, audit.settings) if audit else (
+            None, None, None, None)
         with self._db.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO runs (campaign_id, pid, host, started_at, rate) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (campaign_id, os.getpid(), socket.gethostname(), time.time(), rate),
+                "INSERT INTO runs (campaign_id, pid, host, started_at, rate, operator, version, "
+                "command, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (campaign_id, os.getpid(), socket.gethostname(), time.time(), rate, *who),
             )
         return int(cursor.lastrowid or 0)
 

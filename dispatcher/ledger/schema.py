@@ -9,8 +9,9 @@ Version 2 added tables; version 3 added columns (:data:`ADDED_COLUMNS`): ``rows.
 message a resumed run sends without reading the campaign file again, and
 ``campaigns.recorded``, false until every row of a campaign is recorded; version 4
 ``campaigns.encoding``, how the campaign file's text was read (``utf-8``, ``cp1252``; none for
-a spreadsheet). ``CREATE TABLE IF NOT EXISTS`` adds missing tables but never a column, so
-:func:`upgrade` adds those.
+a spreadsheet), and the audit trail of each run (``runs.operator``, ``version``, ``command``,
+``settings``; :mod:`dispatcher.audit`). ``CREATE TABLE IF NOT EXISTS`` adds missing tables
+but never a column, so :func:`upgrade` adds those.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ ADDED_COLUMNS = (
     AddedColumn("rows", "body", "BLOB", "NULL"),
     AddedColumn("campaigns", "recorded", "INTEGER NOT NULL DEFAULT 1", "1"),
     AddedColumn("campaigns", "encoding", "TEXT", "NULL"),
+    AddedColumn("runs", "operator", "TEXT", "NULL"),
+    AddedColumn("runs", "version", "TEXT", "NULL"),
+    AddedColumn("runs", "command", "TEXT", "NULL"),
+    AddedColumn("runs", "settings", "TEXT", "NULL"),
 )
 
 SCHEMA = """
@@ -66,7 +71,11 @@ CREATE TABLE IF NOT EXISTS runs (
     requests INTEGER,
     throttled INTEGER,
     stopped_reason TEXT,
-    exit_code INTEGER
+    exit_code INTEGER,
+    operator TEXT,
+    version TEXT,
+    command TEXT,
+    settings TEXT
 );
 CREATE TABLE IF NOT EXISTS rows (
     campaign_id INTEGER NOT NULL REFERENCES campaigns(campaign_id),

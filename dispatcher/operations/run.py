@@ -24,6 +24,7 @@ import anyio
 import httpx
 import structlog
 
+from dispatcher.audit import run_audit
 from dispatcher.campaign import CampaignSource, Fingerprint
 from dispatcher.ledger import Ledger, Outcome, TimelineSample, open_for_reading
 from dispatcher.operations.errors import OperationRefused, refusals
@@ -77,6 +78,7 @@ class RunOptions:
     export: bool = True
     writer_batch: int = 512
     journal: Path | None = None  # --journal: the service's send journal, instead of the default
+    operator: str | None = None  # --operator: who runs it (default DISPATCHER_OPERATOR, OS user)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,8 @@ def _preview(session: Session, start: Start) -> SendPreview:
 def _dispatch(session: Session, start: Start, options: RunOptions, hooks: RunHooks,
               cache: CachedProfiles | None) -> RunResult:
     ledger, cid = session.ledger, start.campaign_id
-    run_id = ledger.runs.begin(cid, rate=str(session.settings.rate))
+    run_id = ledger.runs.begin(cid, rate=str(session.settings.rate),
+                               audit=run_audit(session.settings, options.operator))
     with open_guard(session.settings, ledger, cid, run_id, start.source.path.name,
                     allow_resend=options.allow_resend, override=options.journal) as guard:
         return _dispatch_guarded(session, start, options, hooks, cache, run_id, guard)

@@ -86,6 +86,7 @@ T: dict[str, Label] = {
     "run": Label("Esecuzione", "Run"),
     "started": Label("Inizio", "Started"),
     "rate": Label("Limite", "Budget"),
+    "who": Label("Chi e dove", "Who and where"),
     "exit": Label("Codice di uscita", "Exit code"),
     "stopped": Label("Fermata", "Stopped"),
     "no_runs": Label("Nessuna esecuzione registrata.", "No run recorded."),
@@ -253,6 +254,13 @@ def _io_table(s: CampaignSummary, f: _Format) -> str:
     )
 
 
+def _who(run: RunRecord) -> str:
+    """``anna@protocollo-01 · dispatcher 0.1.0``: the run's audit trail, in one cell."""
+    where = "@".join(part for part in (run.operator, run.host) if part)
+    version = f"dispatcher {run.version}" if run.version else ""
+    return " · ".join(part for part in (where, version) if part)
+
+
 def _runs_section(
     s: CampaignSummary,
     timelines: Mapping[int, Sequence[TimelineSample]],
@@ -268,7 +276,8 @@ def _runs_section(
         f"{'' if run.finished_at else ' (' + _e(f.t('unfinished')) + ')'}</td>"
         f'<td class="n">{f.integer(run.requests)}</td><td class="n">{f.integer(run.throttled)}</td>'
         f'<td class="n">{f.decimal(run.mean_rate)}</td><td>{_e(run.rate)}</td>'
-        f'<td class="n">{_e(run.exit_code)}</td><td>{_e(run.stopped_reason)}</td></tr>'
+        f'<td class="n">{_e(run.exit_code)}</td><td>{_e(run.stopped_reason)}</td>'
+        f"<td>{_e(_who(run))}</td></tr>"
         for run in latest
     )
     table = (
@@ -276,7 +285,7 @@ def _runs_section(
         f'<th class="n">{f.t("duration")}</th><th class="n">{f.t("requests")}</th>'
         f'<th class="n">{f.t("throttled")}</th><th class="n">{f.t("mean_rate")}</th>'
         f"<th>{f.t('rate')}</th><th class=\"n\">{f.t('exit')}</th><th>{f.t('stopped')}</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>{f.t('who')}</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     shown = latest[:cap]
     charts = []

@@ -109,6 +109,11 @@ class CampaignSummary:
                     "rate": last.rate,
                     "exit_code": last.exit_code,
                     "stopped_reason": last.stopped_reason,
+                    "operator": last.operator,
+                    "host": last.host,
+                    "version": last.version,
+                    "command": last.command,
+                    "settings": json.loads(last.settings) if last.settings else None,
                 },
             },
             "status_checks": {

@@ -46,7 +46,7 @@ def template_toml(markdown: str) -> str:
     '---\nen:\n  cta_1: {text: "Pay", action: "iohandledlink://https://x.it"}\n---\n' + BODY,
     '---\nit:\n  cta_1: {text: Paga, action: "ioit://messages"}\n...\n' + BODY,  # ... closes
     "\ufeff" + GOOD + BODY,                                        # a byte order mark
-    "---\nit:\n  cta_1:\n    text: yes\n    action: no\n---\n",    # YAML 1.2: yes/no are text
+    "---\nit:\n  cta_1:\n    text: yes\n    action: ioit://no\n---\n",  # YAML 1.2: yes is text
     BODY + "\n---\nit: not a front matter, a rule in the middle of the text\n---\n",
 ])
 def test_well_formed_blocks_and_texts_without_one_pass(text: str) -> None:
@@ -58,6 +58,9 @@ def test_well_formed_blocks_and_texts_without_one_pass(text: str) -> None:
     ('---\nit:\n  cta_1:\n    action: "iohandledlink://https://x.it"\n---\n',
      "it.cta_1 has no text"),
     ('---\nit:\n  cta_2: {text: a, action: b}\n---\n', "it has no cta_1"),
+    ('---\nit:\n  cta_1: {text: Paga, action: "https://www.comune.example.it"}\n---\n',
+     "it.cta_1 action 'https://www.comune.example.it' is not an IO link: the app shows no "
+     "button for it"),
     ('---\nit:\n  cta_1: {text: "", action: b}\n---\n', "it.cta_1 text is empty"),
     ('---\nit:\n  cta_1: {text: 12, action: b}\n---\n', "it.cta_1 text is not text"),
     ('---\nit:\n  cta_1: {text: a, action: b}\n  cta_3: {text: a, action: b}\n---\n',

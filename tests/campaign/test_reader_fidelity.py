@@ -5,10 +5,12 @@ Every fixture is built here, byte by byte, so each test shows the bytes it is ab
 
 from __future__ import annotations
 
+import codecs
 import os
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 from campaign_helpers import CF1, CF2, CF3, CF4, MARKDOWN, NOW, SUBJECT
 
@@ -330,3 +332,25 @@ def test_non_utf8_files_are_transcoded_in_memory_never_in_a_temp_file(
         assert table.frame.height >= 4, name
     assert os.listdir(temp) == []
     assert sorted(os.listdir(files)) == sorted(cases)
+
+
+def test_a_windows_file_with_a_few_utf8_rows_is_utf8_with_the_other_rows_invalid(
+    tmp_path: Path,
+) -> None:
+    """A file stitched from two encodings is never read whole as one of them (garbled)."""
+    lines = ["cf;nome;nota"] + [f"{CODES[i % 4]};Città {i};Forlì" for i in range(12)]
+    data = b"\r\n".join(line.encode("utf-8" if n in (3, 7, 11) else "cp1252")
+                        for n, line in enumerate(lines)) + b"\r\n"
+    table = _read(tmp_path, data)
+    assert table.encoding == "utf-8"
+    damaged = set(table.cell_problems.get_column("__row").to_list())
+    assert damaged == set(range(2, 14)) - {4, 8, 12}  # the cp1252 rows; the UTF-8 ones read
+    assert table.frame.filter(pl.col("__row") == 4).get_column("nome").item() == "Città 2"
+
+
+def test_a_utf8_byte_order_mark_means_utf8_even_over_a_windows_body(tmp_path: Path) -> None:
+    text = "cf;nome\r\n" + "".join(f"{CODES[i % 4]};Città {i}\r\n" for i in range(30))
+    table = _read(tmp_path, codecs.BOM_UTF8 + text.encode("cp1252"))
+    assert table.encoding == "utf-8"
+    assert table.columns.names[0] == "fiscal_code"  # the mark is not part of the header
+    assert table.cell_problems.height == 30

@@ -11,7 +11,8 @@ from dispatcher.vocabulary import RowState
 
 V2_TABLES_ADDED = ("message_status", "status_checks", "status_runs", "test_sends")
 V3_COLUMNS_ADDED = (("rows", "body"), ("campaigns", "recorded"))
-V4_COLUMNS_ADDED = (("campaigns", "encoding"),)
+V4_COLUMNS_ADDED = (("campaigns", "encoding"), ("runs", "operator"), ("runs", "version"),
+                    ("runs", "command"), ("runs", "settings"))
 
 
 def code(n: int) -> str:

@@ -57,8 +57,12 @@ def read_sheet(path: Path, sheet: str | int | None, limit: int) -> Sheet:
         filled = data.select(pl.any_horizontal(pl.all().is_not_null())).to_series().arg_true()
         header = int(filled[0]) if len(filled) else 0
         identifiers = _identifier_positions(data, header)
+        # by name: in a sheet whose table starts in column B, position 0 is column B here
+        # but column A to fastexcel's use_columns
         typed = (reader.load_sheet(name, header_row=None, dtypes="boolean", skip_rows=0,
-                                   n_rows=limit, use_columns=list(identifiers)).to_polars()
+                                   n_rows=limit,
+                                   use_columns=[data.columns[p] for p in identifiers]
+                                   ).to_polars()
                  if identifiers else None)
     except CampaignFileError:
         raise

@@ -149,3 +149,21 @@ def test_libreoffice_number_cells_are_caught_too(tmp_path: Path) -> None:
 )
 def test_numbers_are_shown_as_excel_shows_them(number: float, shown: str) -> None:
     assert excel_shows(number) == shown
+
+
+def test_a_table_that_starts_in_column_c_is_read_and_its_numbers_checked(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shifted.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    sheet.write_row(1, 2, ["codice_fiscale", "oggetto", "testo", "codice_avviso", "importo"])
+    sheet.write_row(2, 2, [CF1, SUBJECT, MARKDOWN, "302000000000000083", 1250])
+    sheet.write_row(3, 2, [CF2, SUBJECT, MARKDOWN])
+    sheet.write_number(3, 5, 302000000000000083)  # the notice number as Excel's number
+    sheet.write_number(3, 6, 990)
+    book.close()
+    campaign = load_campaign(path, options=CampaignOptions(now=NOW))
+    found = {(p.row, p.code.value) for p in campaign.problems}
+    assert (4, "excel_number") in found
+    assert [r.row for r in campaign.rows() if r.message is not None] == [3]

@@ -180,7 +180,8 @@ class SendJournal:
         found: dict[int, Earlier] = {}
         for item in items:
             entry = self._entry(recipient_hash(item.fiscal_code), item.content_hash)
-            if entry is not None and not _owned_by(entry, owner, item.row):
+            if entry is not None and (not _owned_by(entry, owner, item.row)
+                                      or entry[0] == EntryState.SENT):
                 found[item.row] = _earlier(entry)
         return found
 
@@ -201,7 +202,8 @@ class SendJournal:
             for item in items:
                 key = (recipient_hash(item.fiscal_code), item.content_hash)
                 entry = self._entry(*key)
-                if entry is not None and not _owned_by(entry, owner, item.row):
+                if entry is not None and (not _owned_by(entry, owner, item.row)
+                                          or entry[0] == EntryState.SENT):
                     earlier = _earlier(entry)
                     if earlier.in_flight:
                         postponed[item.row] = earlier

@@ -45,6 +45,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from dispatcher.ioapi import Answer, Client, WireState
+from dispatcher.ioapi.models import NOT_IO
 from dispatcher.ledger import Outcome
 from dispatcher.message import OutgoingMessage
 from dispatcher.privacy import mask_fiscal_code
@@ -268,7 +269,8 @@ class Dispatch:
 
     def _judge(self, first: FirstAnswers, answer: Answer) -> None:
         kind = getattr(answer, "kind", None)
-        if kind in (ProfileKind.REJECTED, SubmitKind.REJECTED):
+        not_io = kind is SubmitKind.AMBIGUOUS and (answer.detail or "").startswith(NOT_IO)
+        if kind in (ProfileKind.REJECTED, SubmitKind.REJECTED) or not_io:
             diagnosis = first.refused(answer.http_status, answer.title, answer.detail)
             if diagnosis is not None:
                 self.stops.stop(diagnosis, fatal=True)

@@ -17,6 +17,7 @@ worker writes them out again.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Awaitable
@@ -29,9 +30,13 @@ import anyio
 import structlog
 
 from dispatcher.ioapi import Answer, ErrorRateExceeded
+from dispatcher.ioapi.models import NOT_IO
 from dispatcher.vocabulary import ExitCode
 
 __all__ = ["FirstAnswers", "StopOptions", "StopPolicy", "stop_exit_code"]
+
+_PAYMENT_CAP = re.compile(r"maximum allowed for this service \((\d+) cents\)")
+_DIGITS = re.compile(r"\d+")
 
 SYSTEMATIC_AFTER = 5
 """Same refusals in a row, at the start of a stage, that make a configuration error."""
@@ -150,7 +155,12 @@ class FirstAnswers:
 
     def refused(self, status: int | None, title: str | None, detail: str | None) -> str | None:
         """Note one refusal; the diagnosis when it makes ``limit`` identical ones in a row."""
-        key = (status, title or (detail or "")[:80])
+        cap = _PAYMENT_CAP.search(detail or "")
+        if cap is not None and int(cap.group(1)) > 0:
+            # a real cap: the rows above it are refused, the others go; the citizens' amounts
+            self._proven = True
+            return None
+        key = (status, title or _DIGITS.sub("#", (detail or "")[:80]))
         self._refusals.append(key)
         if len(set(self._refusals)) > 1:
             self._proven = True  # refusals that differ are about the citizens, not the setup
@@ -172,6 +182,9 @@ def systematic_diagnosis(stage: str, count: int, status: int | None, title: str 
         cause = ("the service lacks a permission this campaign needs (payments/payee, "
                  "Premium ADVANCED messages, remote content) or the key is another service's: "
                  "ask IO's back office, or change the campaign")
+    elif said.startswith(NOT_IO):
+        cause = ("something other than IO answers at this base URL (a proxy, a portal page): "
+                 "check IO_BASE_URL and the network path; nothing counts as sent")
     elif status == 400:
         cause = ("IO refuses the message as built, for every row: e.g. a payment amount over "
                  "the service's cap (a cap of 0 refuses every payment notice), or a field the "

@@ -38,6 +38,9 @@ __all__ = [
     "SubmitAnswer",
 ]
 
+NOT_IO = "unexpected answer from the gateway"
+"""How a submit's detail starts when a 2xx was not IO's 201 with a message id."""
+
 MESSAGE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 """What a message id IO returns looks like (a ULID today); anything else is not IO's answer."""
 
@@ -196,7 +199,7 @@ def submit_answer(final: Final) -> SubmitAnswer:
             kind = SubmitKind.SENT
         else:
             kind, message_id = SubmitKind.AMBIGUOUS, None
-            detail = f"unexpected answer from the gateway: {_describe_success(result)}"
+            detail = f"{NOT_IO}: {_describe_success(result)}"
     elif isinstance(result, Rejected):
         kind = SubmitKind.REJECTED
     elif isinstance(result, MaybeSent):

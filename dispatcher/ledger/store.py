@@ -16,6 +16,7 @@ The ledger is synchronous on purpose; the pipeline calls it from one writer task
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 from dispatcher.ledger.campaigns import CampaignBook
@@ -56,6 +57,20 @@ class Ledger:
             except sqlite3.DatabaseError as exc:
                 raise LedgerError(f"{path} is not a dispatcher ledger ({exc})") from None
         return cls(db)
+
+    def identity(self) -> str:
+        """This ledger's own random id, made the first time it is asked for and kept.
+
+        A path names a file, not a ledger: delete ``tari.dispatcher/`` and run again, and a
+        new ledger sits at the old path. The send journal tells its owners apart by this id.
+        """
+        with self._db.transaction() as db:
+            found = db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()
+            if found is not None:
+                return str(found[0])
+            made = uuid.uuid4().hex
+            db.execute("INSERT INTO meta VALUES ('ledger_id', ?)", (made,))
+        return made
 
     def close(self) -> None:
         self._db.close()

@@ -45,6 +45,7 @@ class CampaignInvalid(OperationRefused):
 def refusals() -> Iterator[None]:
     """Turn the rooms' "cannot do that" errors into :class:`OperationRefused`."""
     from dispatcher.campaign import CampaignFileError
+    from dispatcher.journal import JournalError
     from dispatcher.ledger import LedgerError, LedgerLocked
     from dispatcher.profilecache import ProfileCacheError
     from dispatcher.settings import ConfigError
@@ -55,6 +56,8 @@ def refusals() -> Iterator[None]:
         raise OperationRefused(str(exc), ExitCode.LOCKED) from None
     except (LedgerError, CampaignFileError) as exc:
         raise OperationRefused(str(exc), ExitCode.INVALID_INPUT) from None
+    except JournalError as exc:
+        raise OperationRefused(f"{exc}. Nothing was sent", ExitCode.CONFIG_ERROR) from None
     except ProfileCacheError as exc:
         raise OperationRefused(f"{exc}. Nothing was sent", ExitCode.CONFIG_ERROR) from None
     except ConfigError as exc:

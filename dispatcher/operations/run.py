@@ -205,8 +205,7 @@ def _dispatch(session: Session, start: Start, options: RunOptions, hooks: RunHoo
 def _dispatch_guarded(session: Session, start: Start, options: RunOptions, hooks: RunHooks,
                       cache: CachedProfiles | None, run_id: int, guard: SendGuard) -> RunResult:
     ledger, cid = session.ledger, start.campaign_id
-    recovered = _prepare_rows(ledger, cid, run_id, options)
-    guard.reconcile()
+    recovered = _prepare_rows(ledger, cid, run_id, options, guard)
     expected = expected_counts(ledger, start)
     if hooks.on_start:
         hooks.on_start(cid, expected)
@@ -257,9 +256,16 @@ def _commits(guard: SendGuard) -> dict[type, Commit]:
     return {Outcome: guard.commit_outcomes, Intent: guard.commit_intents}
 
 
-def _prepare_rows(ledger: Ledger, cid: int, run_id: int, options: RunOptions) -> int:
-    """Rows an earlier run left in flight become ambiguous; the operator's requeues."""
+def _prepare_rows(ledger: Ledger, cid: int, run_id: int, options: RunOptions,
+                  guard: SendGuard) -> int:
+    """Rows an earlier run left in flight become ambiguous; the operator's requeues.
+
+    The journal is reconciled in between: a row that was mid-POST at a crash is ambiguous in
+    the journal too *before* ``--resend-ambiguous`` makes it pending, so no other ledger
+    sends it meanwhile; this run takes its own entry back when it reserves the row again.
+    """
     recovered = ledger.rows.recover_interrupted(cid, run_id)
+    guard.reconcile()
     if options.resend_ambiguous:
         ledger.rows.requeue_ambiguous(cid, run_id)
     if options.retry_failed:

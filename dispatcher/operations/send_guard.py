@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -53,8 +54,18 @@ def journal_path(settings: Settings, override: Path | None = None) -> Path:
         return Path(override)
     if settings.journal is not None:
         return settings.journal
-    return default_journal_path(service_fingerprint(settings.base_url,
+    return default_journal_path(service_fingerprint(same_service_url(settings.base_url),
                                                     settings.require_api_key()))
+
+
+def same_service_url(url: str) -> str:
+    """The base URL as the service is reached, whatever its spelling (``HTTPS://``, ``:443``,
+    a trailing slash): one service, one journal. Another host name is another journal."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    port = "" if parts.port in (None, default) else f":{parts.port}"
+    return f"{scheme}://{host}{port}{parts.path.rstrip('/')}"
 
 
 @contextlib.contextmanager
@@ -62,7 +73,10 @@ def open_guard(settings: Settings, ledger: Ledger, campaign_id: int, run_id: int
                input_name: str, *, allow_resend: bool, override: Path | None = None,
                ) -> Iterator[SendGuard]:
     """The guard of one run of a campaign, its journal open for the length of the run."""
-    owner = Owner(ledger=str(Path(ledger.path).resolve()), campaign_id=campaign_id,
+    # the path for people, the ledger's own id so that a new ledger at an old path is not
+    # taken for the old one (it would own, and resend, everything the old one sent)
+    owner = Owner(ledger=f"{Path(ledger.path).resolve()}#{ledger.identity()}",
+                  campaign_id=campaign_id,
                   label=f"campaign {campaign_id} of {input_name} (ledger {ledger.path})")
     with SendJournal.open(journal_path(settings, override)) as journal:
         yield SendGuard(journal, owner, ledger, campaign_id, run_id, allow_resend=allow_resend)

@@ -190,22 +190,42 @@ def _proxy_page() -> Iterator[str]:
 
 
 def test_an_html_page_in_answer_to_a_submit_is_ambiguous_never_sent(tmp_path: Path) -> None:
+    """Not IO's answer: never ``sent``; on every first submit, a mistake that stops the run."""
     campaign = write_campaign(tmp_path / "tari.csv", 32, seed=5)
     with _proxy_page() as base_url:
         result = _run(campaign, base_url, tmp_path / "l.sqlite")
         status = check_statuses(settings=_settings(base_url), ledger_path=tmp_path / "l.sqlite",
                                 options=StatusOptions(min_age_s=0))
-    # nothing to ask IO about, and that is not "settled": 32 rows need attention
-    assert (status.asked, status.open_after, status.unfollowable) == (0, 0, 32)
-    assert status.exit_code == ExitCode.INCOMPLETE
     assert result.counts[RowState.SENT] == 0
-    assert result.counts[RowState.AMBIGUOUS] == 32
-    assert result.exit_code == ExitCode.INCOMPLETE
+    assert result.counts[RowState.AMBIGUOUS] == SYSTEMATIC_AFTER  # then the stop
+    assert result.exit_code == ExitCode.CONFIG_ERROR
+    assert result.fatal is not None and "something other than IO answers" in result.fatal
+    assert result.counts[RowState.PENDING] == 32 - SYSTEMATIC_AFTER - result.counts[
+        RowState.NO_PROFILE] - result.counts[RowState.SENDER_NOT_ALLOWED]
+    # nothing to ask IO about, and that is not "settled": the ambiguous rows need attention
+    assert (status.asked, status.open_after, status.unfollowable) == (0, 0, SYSTEMATIC_AFTER)
+    assert status.exit_code == ExitCode.INCOMPLETE
     rows = ledger_rows(tmp_path / "l.sqlite")
     assert all(message_id is None for *_, message_id in rows)
     with closing(sqlite3.connect(f"file:{tmp_path / 'l.sqlite'}?mode=ro", uri=True)) as db:
-        details = {d for (d,) in db.execute("SELECT detail FROM rows")}
+        details = {d for (d,) in db.execute("SELECT detail FROM rows WHERE state='ambiguous'")}
     assert len(details) == 1
     (detail,) = details
     assert detail.startswith("unexpected answer from the gateway: HTTP 200 (text/html)")
 
+
+def test_a_payment_cap_above_zero_refuses_only_the_rows_above_it(tmp_path: Path) -> None:
+    """Large amounts first against a real cap: the citizens' amounts, not a setup mistake."""
+    campaign = write_campaign(tmp_path / "tari.csv", 60, seed=7)
+    lines = campaign.read_text(encoding="utf-8-sig").splitlines()
+    header, rows = lines[0], lines[1:]
+    amount = header.split(";").index("importo")
+    rows.sort(key=lambda line: -int(line.split(";")[amount]))
+    campaign.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    cap = sorted(int(line.split(";")[amount]) for line in rows)[len(rows) // 2]
+    capped = replace(DEMO_KEY, max_allowed_payment_amount=cap)
+    with running_simulator(fast_config(keys=(capped,))) as sim:
+        result = _run(campaign, sim.base_url, tmp_path / "l.sqlite")
+    assert result.fatal is None, result.fatal
+    assert result.counts[RowState.REJECTED] >= SYSTEMATIC_AFTER  # the first ones all refused
+    assert result.counts[RowState.SENT] > 0 and result.counts[RowState.PENDING] == 0

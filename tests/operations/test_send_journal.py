@@ -9,13 +9,16 @@ together deliver exactly one message per citizen; ``--allow-resend`` is the way 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 from enginetools import TEMPLATE, cli_env, fast_config, ledger_rows, run_cli, write_campaign
 
+from dispatcher.campaign import CampaignSource
 from dispatcher.journal import (
     EntryState,
     Owner,
@@ -23,8 +26,12 @@ from dispatcher.journal import (
     SendJournal,
     default_journal_path,
 )
-from dispatcher.simulator import running_simulator
-from dispatcher.vocabulary import ExitCode
+from dispatcher.operations.run import RunOptions, run_campaign
+from dispatcher.operations.send_guard import journal_path
+from dispatcher.settings import RateSpec, Secret, Settings
+from dispatcher.simulator import DEFAULT_KEY, running_simulator
+from dispatcher.stopping import StopOptions
+from dispatcher.vocabulary import ExitCode, RowState
 
 CF = "RSSMRA85T10A562S"
 CF2 = "BNCGNN80A41H501X"
@@ -58,7 +65,10 @@ def test_a_sent_message_is_refused_to_every_other_owner_and_named(tmp_path: Path
         assert "already sent as message 01MSGID" in refused.describe()
         assert "campaign 1 of a" in refused.describe()
         assert "--allow-resend" in refused.describe()
-        # the same owner and row may take its own entry again (a resume)
+        # not even its own owner sends a sent message again (a resume never needs to) ...
+        assert 2 in journal.reserve(first, [Reservation(2, CF, "h1")]).refused
+        # ... but takes back its own reservation or ambiguous entry (a resume, a requeue)
+        journal.settle(first, [(2, EntryState.AMBIGUOUS, None)])
         assert journal.reserve(first, [Reservation(2, CF, "h1")]).taken == (2,)
         assert journal.reserve(other, [Reservation(7, CF, "h1")]).postponed[7].in_flight
         journal.settle(first, [(2, EntryState.SENT, "01MSGID")])
@@ -225,3 +235,69 @@ def test_the_journal_location_follows_the_settings_file_and_the_flag(tmp_path: P
         assert elsewhere.is_file()
         # another journal knows nothing: the second ledger sent again
         assert all(len(m) == 2 for m in sim.inbox().values())
+
+
+def test_a_new_ledger_at_the_old_path_is_not_the_old_ones_owner(tmp_path: Path) -> None:
+    """``rm -rf tari.dispatcher`` and run again: nothing sent before is sent again."""
+    campaign = write_campaign(tmp_path / "tari.csv", 30, seed=15)
+    with running_simulator(fast_config()) as sim:
+        env = cli_env(sim)
+        first = _run(campaign, env)
+        assert first.returncode == ExitCode.OK, first.stderr[-2000:]
+        sent = _messages(sim.inbox())
+        shutil.rmtree(tmp_path / "tari.dispatcher")
+        again = _run(campaign, env)
+        assert again.returncode == ExitCode.OK, again.stderr[-2000:]
+        assert _messages(sim.inbox()) == sent
+    assert _states(tmp_path / "tari.dispatcher" / "ledger.sqlite")["already_sent"] == sent
+
+
+def test_resend_ambiguous_keeps_the_rows_guarded_until_it_resends_them(tmp_path: Path) -> None:
+    """Rows cut off mid-POST by a kill stay "possibly sent" for every other ledger, even once
+    ``--resend-ambiguous`` has made them pending again in their own."""
+    campaign = write_campaign(tmp_path / "tari.csv", 40, seed=16)
+    source = CampaignSource(campaign, TEMPLATE)
+    quiet = StopOptions(handle_signals=False)
+    with running_simulator(fast_config()) as sim:
+        settings = Settings(base_url=sim.base_url, api_key=Secret(DEFAULT_KEY),
+                            rate=RateSpec.parse("1000/s"))
+        first = run_campaign(source, settings=settings, ledger_path=tmp_path / "a.sqlite",
+                             options=RunOptions(stops=quiet))
+        cut = [row for row, _, state, _ in ledger_rows(tmp_path / "a.sqlite")
+               if state == "sent"][:5]
+        _as_if_killed_mid_post(tmp_path / "a.sqlite", journal_path(settings), cut)
+        stop = tmp_path / "STOP"
+        stop.touch()  # recover, requeue, then stop before sending anything
+        requeued = run_campaign(
+            source, settings=settings, ledger_path=tmp_path / "a.sqlite",
+            options=RunOptions(stops=StopOptions(handle_signals=False, stop_file=stop),
+                               resend_ambiguous=True))
+        assert requeued.counts[RowState.PENDING] == len(cut)
+        copy = run_campaign(source, settings=settings, ledger_path=tmp_path / "b.sqlite",
+                            options=RunOptions(stops=quiet))
+        inbox = sim.inbox()
+    assert copy.counts[RowState.SENT] == 0  # A sent, or possibly sent, every one of them
+    assert copy.counts[RowState.ALREADY_SENT] == first.counts[RowState.SENT]
+    assert all(len(messages) == 1 for messages in inbox.values())
+
+
+def _as_if_killed_mid_post(ledger: Path, journal: Path, rows: list[int]) -> None:
+    """Rows sent, made to look as a ``kill -9`` leaves them: ``sending``, reserved, no id."""
+    marks = ",".join("?" * len(rows))
+    with closing(sqlite3.connect(ledger)) as db, db:
+        db.execute(f"UPDATE rows SET state='sending', message_id=NULL WHERE row IN ({marks})",
+                   rows)
+    with closing(sqlite3.connect(journal)) as db, db:
+        db.execute(f"UPDATE entries SET state='reserved', message_id=NULL, settled_at=NULL, "
+                   f"pid=? WHERE ledger LIKE '%a.sqlite#%' AND row IN ({marks})",
+                   [_dead_pid(), *rows])
+
+
+def test_one_service_spelt_two_ways_has_one_journal() -> None:
+    from dispatcher.operations.send_guard import same_service_url
+
+    assert {same_service_url(u) for u in (
+        "https://api.io.pagopa.it/api/v1", "HTTPS://API.IO.PAGOPA.IT:443/api/v1/",
+        " https://api.io.pagopa.it/api/v1 ")} == {"https://api.io.pagopa.it/api/v1"}
+    assert same_service_url("http://127.0.0.1:8787/api/v1") != same_service_url(
+        "http://127.0.0.1:8788/api/v1")

@@ -301,3 +301,14 @@ def test_one_service_spelt_two_ways_has_one_journal() -> None:
         " https://api.io.pagopa.it/api/v1 ")} == {"https://api.io.pagopa.it/api/v1"}
     assert same_service_url("http://127.0.0.1:8787/api/v1") != same_service_url(
         "http://127.0.0.1:8788/api/v1")
+
+
+def test_a_journal_that_cannot_be_opened_is_a_configuration_error(tmp_path: Path) -> None:
+    campaign = write_campaign(tmp_path / "tari.csv", 5, seed=17)
+    (tmp_path / "notadir").write_text("a file where a folder should be")
+    with running_simulator(fast_config()) as sim:
+        result = _run(campaign, cli_env(sim), "--journal",
+                      str(tmp_path / "notadir" / "j.sqlite"))
+        assert sim.inbox() == {}
+    assert result.returncode == ExitCode.CONFIG_ERROR, result.stderr[-2000:]
+    assert "send journal" in result.stderr and "Traceback" not in result.stderr

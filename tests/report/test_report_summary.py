@@ -43,7 +43,9 @@ def test_the_summary_has_a_stable_schema(mixed) -> None:
                                  "mean_rate_per_s", "last"}
     assert set(data["runs"]["last"]) == {"run_id", "started_at", "finished_at", "duration_s",
                                          "requests", "throttled", "mean_rate_per_s", "rate",
-                                         "exit_code", "stopped_reason"}
+                                         "exit_code", "stopped_reason",
+                                         # the audit trail (dispatcher.audit)
+                                         "operator", "host", "version", "command", "settings"}
     assert set(data["status_checks"]) == {"passes", "requests", "throttled", "last_at"}
     assert data["ledger"] == str(mixed.path)
 

@@ -127,8 +127,6 @@ class Dispatch:
         """Rows cut off in ``sending`` before any byte left: the caller makes them pending."""
         self.unreached = 0
         """Rows left pending because their request provably never reached IO."""
-        self.postponed = 0
-        """Rows left pending because another live run is sending the same message."""
         self.first_profiles = FirstAnswers("profile check")
         self.first_submits = FirstAnswers("message submit")
 
@@ -243,10 +241,10 @@ class Dispatch:
                     answer.detail, answer.attempts))
 
     def _not_taken(self, intent: Intent) -> None:
-        if intent.verdict is IntentVerdict.REFUSED:  # the commit recorded it already_sent
+        """Refused: the commit recorded it already_sent. Postponed: it stays pending (the
+        send guard counts those)."""
+        if intent.verdict is IntentVerdict.REFUSED:
             self.on_outcome(RowState.ALREADY_SENT)
-        else:
-            self.postponed += 1
 
     async def _ask(self, first: FirstAnswers, call: Callable[[], Awaitable[A]]) -> A | None:
         """One call through the stop policy; one at a time until the stage proved itself.

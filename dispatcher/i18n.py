@@ -1,7 +1,9 @@
 """One language at a time: gettext catalogs for the texts, Babel for numbers, money and dates.
 
 Every human-facing string is written in English in the source and wrapped in a translator's
-``gettext``; the Italian text lives in ``dispatcher/locale/it/LC_MESSAGES/dispatcher.po``.
+``gettext``; the Italian text lives in ``dispatcher/locale/it/LC_MESSAGES/*.po``, one catalog
+per room (``dispatcher.po`` for the commands, ``report.po`` for the report, ...), merged into
+one translation when first used.
 Why a ``.po`` read at run time (compiled in memory with Babel) instead of a committed ``.mo``:
 the catalog stays a reviewable text file, and there is no build step a clone could forget.
 
@@ -19,12 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -68,13 +71,17 @@ def resolve_language(flag: str | Language | None,
         raise ValueError(f"--lang must be it or en, not {flag!r}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _translations(language: Language) -> gettext.NullTranslations:
     if language == Language.EN:
         return gettext.NullTranslations()
-    path = LOCALE_DIR / language.value / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language.value, domain=DOMAIN)
+    catalog = Catalog(locale=language.value, domain=DOMAIN)
+    for path in sorted((LOCALE_DIR / language.value / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            part = read_po(handle, locale=language.value, domain=DOMAIN)
+        for message in part:
+            if message.id and message.string:
+                catalog[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
@@ -116,11 +123,10 @@ class Translator:
     def datetime(self, value: datetime) -> str:
         """A moment, in Europe/Rome: ``31/01/2027 14:05``."""
         moment = value.astimezone(ROME) if value.tzinfo else value.replace(tzinfo=ROME)
-        pattern = "dd/MM/yyyy HH:mm" if self.language == Language.IT else "dd/MM/yyyy HH:mm"
-        return format_datetime(moment, pattern, tzinfo=ROME, locale=self.locale)
+        return format_datetime(moment, "dd/MM/yyyy HH:mm", tzinfo=ROME, locale=self.locale)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator(language: Language | str) -> Translator:
     """The translator of ``language`` (cached: catalogs are read once per process)."""
     return Translator(Language(language))

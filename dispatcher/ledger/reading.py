@@ -42,6 +42,26 @@ def _table_statements() -> dict[str, str]:
     return {m.group(1): s for s in statements if (m := _TABLE.match(s))}
 
 
+def is_blank(path: Path) -> bool:
+    """A file that holds no table at all: a ``kill -9`` struck while the ledger was being
+    created. It is no one's ledger yet, so a run may take it as a new one."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if path.stat().st_size == 0:
+        return True
+    try:
+        db = open_database(path, schema=None, read_only=True)
+    except StorageError:
+        return False
+    try:
+        return db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        db.close()
+
+
 def open_for_reading(path: Path) -> Ledger:
     """An existing ledger, opened read-only; raises :class:`LedgerError` for anything else.
 

@@ -25,6 +25,7 @@ from dispatcher.ledger.records import (
     PendingRow,
     RowEvent,
     RunRecord,
+    ScheduledRows,
     TimelineSample,
 )
 from dispatcher.ledger.schema import SCHEMA_VERSION
@@ -56,6 +57,7 @@ __all__ = [
     "RowEvent",
     "RunLock",
     "RunRecord",
+    "ScheduledRows",
     "StatusCheck",
     "StatusObservation",
     "StatusPassTotals",

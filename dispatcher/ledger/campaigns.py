@@ -97,9 +97,10 @@ class CampaignBook:
         with self._db.transaction() as db:
             db.executemany(
                 "INSERT INTO rows (campaign_id, row, fiscal_code, state, content_hash, detail, "
-                "decided_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "decided_at, body, send_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(campaign_id, r.row, r.fiscal_code, r.state, r.content_hash, r.detail,
-                  now if r.state.is_terminal else None, r.body) for r in recorded],
+                  now if r.state.is_terminal else None, r.body, r.send_after)
+                 for r in recorded],
             )
             db.executemany(
                 "INSERT INTO events (campaign_id, row, at, state, detail) VALUES (?, ?, ?, ?, ?)",

@@ -49,6 +49,8 @@ class NewRow:
     detail: str | None = None
     body: bytes | None = None
     """The message JSON a resumed run sends as it is; None for a row that is never sent."""
+    send_after: float | None = None
+    """Unix time before which the row is not sent (``invia_dal``); None: at once."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,15 @@ class LedgerRow:
     attempts: int
     sending_at: float | None
     decided_at: float | None
+    send_after: float | None = None  # not to be sent before this Unix time
+
+
+@dataclass(frozen=True)
+class ScheduledRows:
+    """Pending rows whose send-after time is still ahead: waiting by design, not lost."""
+
+    count: int
+    next_due: float | None  # the earliest of their send-after times (Unix time)
 
 
 @dataclass(frozen=True)

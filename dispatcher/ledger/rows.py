@@ -16,14 +16,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from dispatcher.ledger.records import LedgerRow, Outcome, PendingRow, RowEvent
+from dispatcher.ledger.records import LedgerRow, Outcome, PendingRow, RowEvent, ScheduledRows
 from dispatcher.privacy import without_secrets
 from dispatcher.storage import Database
 from dispatcher.vocabulary import RowState
 
 _ROW_COLUMNS = (
     "campaign_id, row, fiscal_code, state, content_hash, message_id, http_status, detail, "
-    "attempts, sending_at, decided_at"
+    "attempts, sending_at, decided_at, send_after"
 )
 
 RECOVERED_DETAIL = (
@@ -176,20 +176,34 @@ class RowBook:
             )
         }
 
-    def pending_page(self, campaign_id: int, *, after_row: int, limit: int) -> list[PendingRow]:
+    def pending_page(self, campaign_id: int, *, after_row: int, limit: int,
+                     due_by: float | None = None) -> list[PendingRow]:
         """Up to ``limit`` pending rows after ``after_row``, by row, with their bodies.
 
         Keyset pagination: the next page starts after the last row of this one, so a caller
         can page while another thread commits outcomes (no row is skipped or seen twice).
+        With ``due_by`` (Unix time), rows whose send-after time is later are left out: they
+        stay pending for a later run (:meth:`scheduled`).
         """
+        due = "" if due_by is None else " AND (send_after IS NULL OR send_after<=?)"
         return [
             PendingRow(row, fiscal_code, content_hash, body)
             for row, fiscal_code, content_hash, body in self._db.execute(
                 "SELECT row, fiscal_code, content_hash, body FROM rows "
-                "WHERE campaign_id=? AND state=? AND row>? ORDER BY row LIMIT ?",
-                (campaign_id, RowState.PENDING, after_row, limit),
+                f"WHERE campaign_id=? AND state=? AND row>?{due} ORDER BY row LIMIT ?",
+                (campaign_id, RowState.PENDING, after_row,
+                 *(() if due_by is None else (due_by,)), limit),
             )
         ]
+
+    def scheduled(self, campaign_id: int, *, now: float) -> ScheduledRows:
+        """Pending rows not due yet at ``now``: how many, and when the first falls due."""
+        count, first = self._db.execute(
+            "SELECT count(*), min(send_after) FROM rows "
+            "WHERE campaign_id=? AND state=? AND send_after>?",
+            (campaign_id, RowState.PENDING, now),
+        ).fetchone()
+        return ScheduledRows(int(count), None if first is None else float(first))
 
     def counts(self, campaign_id: int) -> dict[RowState, int]:
         """How many rows are in each state (every state listed, zeros included)."""

@@ -10,7 +10,9 @@ message a resumed run sends without reading the campaign file again, and
 ``campaigns.recorded``, false until every row of a campaign is recorded; version 4
 ``campaigns.encoding``, how the campaign file's text was read (``utf-8``, ``cp1252``; none for
 a spreadsheet), and the audit trail of each run (``runs.operator``, ``version``, ``command``,
-``settings``; :mod:`dispatcher.audit`). ``CREATE TABLE IF NOT EXISTS`` adds missing tables
+``settings``; :mod:`dispatcher.audit`); version 5 ``rows.send_after``, the Unix time before
+which a row is not sent (the campaign's ``invia_dal`` column), so a resume that reads no file
+still knows it. ``CREATE TABLE IF NOT EXISTS`` adds missing tables
 but never a column, so :func:`upgrade` adds those.
 """
 
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 
 from dispatcher.storage import Database
 
-SCHEMA_VERSION = 4
-UPGRADABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 5
+UPGRADABLE_VERSIONS = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ ADDED_COLUMNS = (
     AddedColumn("runs", "version", "TEXT", "NULL"),
     AddedColumn("runs", "command", "TEXT", "NULL"),
     AddedColumn("runs", "settings", "TEXT", "NULL"),
+    AddedColumn("rows", "send_after", "REAL", "NULL"),
 )
 
 SCHEMA = """
@@ -91,6 +94,7 @@ CREATE TABLE IF NOT EXISTS rows (
     decided_at REAL,
     run_id INTEGER,
     body BLOB,
+    send_after REAL,
     PRIMARY KEY (campaign_id, row)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (

@@ -44,7 +44,7 @@ def test_an_older_ledger_is_upgraded_in_place_and_keeps_its_rows(
     assert "encoding" in columns(path, "campaigns")
     with Ledger.open(path) as again:  # upgrading twice changes nothing
         assert again.rows.counts(cid)[RowState.PENDING] == 2
-    assert schema_version(path) == SCHEMA_VERSION == 4
+    assert schema_version(path) == SCHEMA_VERSION == 5
 
 
 def test_a_version_3_ledger_gains_the_campaign_encoding(tmp_path: Path) -> None:

@@ -98,4 +98,4 @@ def test_a_schema_1_ledger_is_upgraded_in_place(tmp_path: Path) -> None:
         assert not upgraded.test_sends.has_successful("x", None)
     with sqlite3.connect(path) as db:
         (version,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    assert int(version) == SCHEMA_VERSION == 4
+    assert int(version) == SCHEMA_VERSION == 5

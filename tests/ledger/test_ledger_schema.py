@@ -56,7 +56,7 @@ def test_a_version_3_ledger_gains_the_campaign_encoding(tmp_path: Path) -> None:
         new = ledger.campaigns.begin(input_path="w.csv", input_sha256="w" * 64,
                                      template_sha256=None, encoding="cp1252")
         assert ledger.campaigns.get(new).encoding == "cp1252"
-    assert schema_version(path) == 4
+    assert schema_version(path) == 5
 
 
 @pytest.mark.parametrize("version", [1, 2, 3, 4])
@@ -95,5 +95,5 @@ def test_a_newer_schema_is_refused_by_both_ways_of_opening(tmp_path: Path) -> No
     Ledger.open(path).close()
     set_version(path, 9)
     for opener in (Ledger.open, open_for_reading):
-        with pytest.raises(LedgerError, match="has ledger schema 9, expected 4"):
+        with pytest.raises(LedgerError, match="has ledger schema 9, expected 5"):
             opener(path)

@@ -239,10 +239,11 @@ class _Handlers:
             return problem(404, "Not Found", NOT_FOUND_DETAIL)
         return found
 
-    def _opened(self, message: StoredMessage, attachment_id: str | None,
+    def _opened(self, request: Request, third_party_id: str, attachment_id: str | None,
                 kind: OpenKind) -> None:
-        self.recorder.add(message.content.third_party_id, attachment_id, kind,
-                          self.options.clock())
+        """Record an open; a HEAD (Starlette answers it on every GET route) reads nothing."""
+        if request.method == "GET":
+            self.recorder.add(third_party_id, attachment_id, kind, self.options.clock())
 
     async def details(self, request: Request) -> Response:
         admitted = self._admit(request)
@@ -252,7 +253,7 @@ class _Handlers:
         document = self.store.details_document(tid, admitted)
         if document is None:
             return problem(404, "Not Found", NOT_FOUND_DETAIL)
-        self.recorder.add(tid, None, OpenKind.DETAILS, self.options.clock())
+        self._opened(request, tid, None, OpenKind.DETAILS)
         return Response(document, 200, media_type="application/json")
 
     async def precondition(self, request: Request) -> Response:
@@ -262,7 +263,7 @@ class _Handlers:
         precondition = found.content.precondition
         if precondition is None:
             return problem(404, "Not Found", "this message has no precondition")
-        self._opened(found, None, OpenKind.PRECONDITION)
+        self._opened(request, found.content.third_party_id, None, OpenKind.PRECONDITION)
         return Response(precondition_document(precondition), 200,
                         media_type="application/json")
 
@@ -279,7 +280,8 @@ class _Handlers:
             log.warning("content_attachment_unavailable", error=str(exc))
             return problem(503, "Service Unavailable", "the attachment cannot be read right "
                            "now; retry later", {"Retry-After": str(self.options.retry_after_s)})
-        self._opened(found, attachment.id, OpenKind.ATTACHMENT)
+        self._opened(request, found.content.third_party_id, attachment.id,
+                     OpenKind.ATTACHMENT)
         headers = {"Content-Length": str(attachment.size)}
         if attachment.size <= WHOLE_IN_MEMORY:
             return Response(b"".join(chunks), 200, headers,

@@ -136,6 +136,7 @@ def test_every_open_is_recorded_with_its_attachment(store_path: Path) -> None:
             assert client.get(path, headers=headers()).status_code == 200
         assert client.get("/messages/M-3", headers=headers()).status_code == 404
         assert client.get("/messages/M-1", headers=headers(key="nope")).status_code == 403
+        assert client.head("/messages/M-2", headers=headers()).status_code == 200  # no read
     # the server's shutdown writes what its recorder still holds
     with ContentStore.open(store_path) as store:
         opens = store.opens()
@@ -143,6 +144,7 @@ def test_every_open_is_recorded_with_its_attachment(store_path: Path) -> None:
     m1 = opens["M-1"]
     assert (m1.opens, m1.precondition_reads, m1.attachment_downloads,
             m1.attachments_downloaded) == (2, 1, 1, 1)
+    assert opens["M-2"].opens == 1
 
 
 @requires_spec

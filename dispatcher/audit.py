@@ -64,5 +64,7 @@ def _effective(settings: Settings) -> dict[str, object]:
         "connect_timeout_s": settings.connect_timeout,
         "read_timeout_s": settings.read_timeout,
         "journal": str(settings.journal) if settings.journal else None,
+        "content_store": str(settings.content_store) if settings.content_store else None,
+        "send_window": str(settings.send_window) if settings.send_window else None,
         "api_key_from": settings.api_key.source if settings.api_key else None,
     }

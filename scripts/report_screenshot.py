@@ -16,7 +16,8 @@ a campaign worth looking at and photographs its report:
 4. writes ``report.html`` (``dispatcher.report.write_reports``, HTML only);
 5. opens it in headless Chromium: ``--dump-dom`` of a copy with a small measuring script
    gives the parsed DOM (the ``<svg>`` charts) and where each chart was laid out, then
-   ``--screenshot`` photographs the page from the top down to the end of the runs section;
+   ``--screenshot`` photographs the page from the top down to the end of the people to reach
+   by other means (the last section), or of the runs section without it;
 6. decodes the PNG (Pillow) and checks it: not blank, and inside each chart's box the colours
    that chart draws (outcome bars, requests bars, 429s in red, the Pacer's lines), so a chart
    that failed to render, or rendered empty, fails the script.
@@ -29,7 +30,7 @@ Usage (Debian: ``apt-get install chromium``; Pillow comes with the ``dev`` extra
     .venv/bin/python scripts/report_screenshot.py --html path/to/report.html --full
 
 ``--html`` photographs an existing report instead of making one; ``--full`` takes the whole
-page (rows needing attention included) instead of stopping after the runs section.
+page, footer included.
 Exit codes: 0 screenshot written and checked · 1 the check failed · 2 no Chromium (or a bad
 option) · 3 Chromium failed.
 
@@ -496,11 +497,13 @@ def write_html(ledger_path: Path, out_dir: Path, *, lang: str = "it") -> Path:
 
 def shoot(html: Path, out: Path, *, chromium: str, full: bool = False
           ) -> tuple[PageInfo, list[str]]:
-    """Measure, photograph (down to the runs section, or ``full``) and check one page."""
+    """Measure, photograph (down to the last section, or ``full``) and check one page."""
     page = inspect_page(html, chromium=chromium)
     bottom = page.document_height
-    if not full and "runs" in page.sections:
-        bottom = min(bottom, int(page.sections["runs"].bottom) + 28)
+    last = next((page.sections[name] for name in ("to-reach", "runs") if name in page.sections),
+                None)
+    if not full and last is not None:
+        bottom = min(bottom, int(last.bottom) + 28)
     screenshot(html, out, chromium=chromium, height=max(200, bottom))
     return page, check_screenshot(out, page)
 
@@ -523,7 +526,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                              "or /usr/bin/chromium)")
     parser.add_argument("--html", type=Path, help="photograph this report instead of making one")
     parser.add_argument("--full", action="store_true",
-                        help="the whole page, not just down to the runs section")
+                        help="the whole page, not just down to its last section")
     parser.add_argument("--rate", default="200/5s",
                         help="the dispatcher's budget (default 200/5s, above the window)")
     parser.add_argument("--window", default="150/5s",

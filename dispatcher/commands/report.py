@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from dispatcher.commands._output import console, err_console, json_errors, refused
+from dispatcher.report.dialect import CsvDialect
 from dispatcher.vocabulary import Language
 
 if TYPE_CHECKING:
@@ -25,13 +26,6 @@ def _formats(text: str) -> frozenset[str]:
             f"{', '.join(sorted(unknown)) or text!r}: choose among {', '.join(FORMATS)}"
         )
     return chosen
-
-
-def _separator(text: str) -> str:
-    value = "\t" if text in ("\\t", "tab") else text
-    if len(value) != 1 or value in "\"\r\n":
-        raise typer.BadParameter(f"{text!r}: one character, such as ';' or ','")
-    return value
 
 
 def command(
@@ -52,15 +46,16 @@ def command(
     delimiter: str | None = typer.Option(
         None, "--delimiter", help="Force the campaign file's CSV delimiter."
     ),
-    lang: Language = typer.Option(Language.IT, "--lang", help="Language of labels and page."),
+    lang: str | None = typer.Option(
+        None, "--lang", help="it or en: labels, page and CSV titles (default: LANG, else it)."
+    ),
     formats: str = typer.Option(
         "csv,parquet,html,json", "--format", help="Comma-separated: csv, parquet, html, json."
     ),
-    separator: str = typer.Option(
-        ";", "--separator", help="CSV separator (';' for Italian Excel, ',' elsewhere)."
-    ),
-    bom: bool = typer.Option(
-        True, "--bom/--no-bom", help="Start the CSV with a UTF-8 byte order mark (Excel)."
+    csv_dialect: CsvDialect = typer.Option(
+        CsvDialect.EXCEL, "--csv-dialect",
+        help="excel: ';', byte order mark, Rome times, titles in --lang; plain: ',', UTC "
+             "ISO times, column codes.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary JSON on stdout."),
     metrics_file: Path | None = typer.Option(
@@ -68,21 +63,27 @@ def command(
         help="Also write a Prometheus textfile here (node_exporter textfile collector).",
     ),
 ) -> None:
-    """Write results.csv / results.parquet (input columns + outcome + IO status), report.html
-    (charts, runs, rows needing attention) and summary.json for a campaign of LEDGER.
+    """Write results.csv / results.parquet (input columns + outcome + IO status), to_reach.csv
+    (the citizens to reach another way), report.html (what is open, advice, charts, runs) and
+    summary.json for a campaign of LEDGER.
 
-    The CSV defaults to Italian Excel (';' and a byte order mark); --separator ',' --no-bom
-    gives a plain one. Exit codes: 0 written · 2 no such ledger, campaign or input file ·
-    4 the reports could not be written.
+    The CSVs open in Excel by default (--csv-dialect excel); --csv-dialect plain is for
+    programs. Exit codes: 0 written · 2 no such ledger, campaign or input file · 4 the
+    reports could not be written.
     """
     json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.commands.status import resolve_ledger
+    from dispatcher.i18n import resolve_language
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.report import ReportRequest, make_report
     from dispatcher.report import ReportOptions
 
-    options = ReportOptions(formats=_formats(formats), lang=lang, separator=_separator(separator),
-                            bom=bom, metrics_file=metrics_file)
+    try:
+        language = resolve_language(lang)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lang") from None
+    options = ReportOptions(formats=_formats(formats), lang=language, dialect=csv_dialect,
+                            metrics_file=metrics_file)
     request = ReportRequest(resolve_ledger(ledger), campaign, out, input_file, encoding,
                             delimiter, options)
     try:
@@ -94,26 +95,37 @@ def command(
     if json_output:
         console.print_json(result.files.summary.to_json())
     else:
-        render_report(result.files, lang)
+        render_report(result.files, language)
     raise typer.Exit(int(result.exit_code))
 
 
 def render_report(files: ReportFiles, lang: Language) -> None:
-    """Counts by outcome in the chosen language, then where each file went (on stderr? no:
-    stdout, it is the command's result)."""
+    """Counts by outcome in the chosen language, what is still open, where each file went."""
     from rich.table import Table
 
     from dispatcher.report import outcome_label
+    from dispatcher.report.advice import open_items, status_line
+    from dispatcher.report.labels import tr
 
+    t = tr(lang)
     s = files.summary
-    table = Table(title=f"Campaign {s.campaign.campaign_id} · {s.input_name}")
-    table.add_column("outcome" if lang == Language.EN else "esito")
-    table.add_column("rows" if lang == Language.EN else "righe", justify="right")
+    table = Table(title=f"{t.gettext('Campaign report')} {s.campaign.campaign_id} · "
+                        f"{s.input_name}")
+    table.add_column(t.gettext("Outcome"))
+    table.add_column(t.gettext("Rows"), justify="right")
     for state, n in s.outcomes.items():
         if n:
-            table.add_row(outcome_label(state, lang), str(n))
+            table.add_row(outcome_label(state, lang), t.number(n))
     console.print(table)
-    if s.needing_attention:
-        console.print(f"[yellow]{s.needing_attention} row(s) need attention: see the report.[/]")
+    state = s.completeness
+    console.print(status_line(state, lang), markup=False,
+                  style=None if state.complete else "yellow")
+    if s.settle is not None:
+        for item in open_items(state, s.settle, lang):
+            console.print(f"- {item.text}\n  {item.command}", markup=False)
+    if s.to_reach:
+        console.print(t.ngettext("{n} citizen to reach by other means: see to_reach.csv.",
+                                 "{n} citizens to reach by other means: see to_reach.csv.",
+                                 s.to_reach).format(n=t.number(s.to_reach)), markup=False)
     for kind, written in files.written.items():
         console.print(f"{kind}: {written}", markup=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dispatcher.ledger import LedgerError, open_for_reading
 from dispatcher.operations.errors import OperationRefused, refusals
-from dispatcher.operations.exports import input_for
+from dispatcher.operations.exports import find_campaign_input
 from dispatcher.report import ReportFiles, ReportOptions, write_reports
 from dispatcher.vocabulary import ExitCode
 
@@ -50,14 +50,18 @@ def make_report(request: ReportRequest) -> ReportResult:
                 record = ledger.campaigns.latest()
             if record is None:
                 raise LedgerError(f"{path}: the ledger holds no campaign yet")
-            frame = note = None
-            if request.options.formats & {"csv", "parquet"}:
-                frame, note = input_for(ledger, record.campaign_id,
+            # the input is read for its columns (CSV, Parquet, opens) and is looked up anyway:
+            # the suggested commands name the campaign file where it is now
+            match = find_campaign_input(ledger, record.campaign_id,
                                         explicit=request.input_file,
                                         encoding=request.encoding,
-                                        delimiter=request.delimiter)
+                                        delimiter=request.delimiter,
+                                        read=bool(request.options.formats & {"csv", "parquet"})
+                                        or request.options.opens is not None)
             files = write_reports(ledger, record.campaign_id, request.out_dir or path.parent,
-                                  input_frame=frame, options=request.options)
+                                  input_frame=match.frame, input_path=match.path,
+                                  options=request.options)
+            note = match.note
     except InputMismatch as exc:
         raise OperationRefused(str(exc), ExitCode.INVALID_INPUT) from None
     except OSError as exc:

@@ -7,11 +7,15 @@ The public face::
     files = write_reports(ledger, campaign_id, out_dir, input_frame=frame, options=ReportOptions())
     write_metrics_for_ledger(ledger_path, None, Path("/var/lib/node_exporter/dispatcher.prom"))
 
-* ``export``: ``results.csv`` (formula-safe; ``;`` + BOM for Italian Excel) and
+* ``export``: ``results.csv`` (formula-safe, in a ``dialect``: Excel or plain) and
   ``results.parquet``: the input columns joined with outcome, IO message id and IO status.
+* ``reach``: ``to_reach.csv`` and the page's section of the people to reach another way.
+* ``settle``: whether the campaign is complete, and the commands that settle what is open;
+  ``advice``: what to do, once per outcome.
 * ``html``: ``report.html``, one self-contained page with inline SVG charts (``charts``).
 * ``summary``: the numbers (``summary.json``); ``metrics``: the Prometheus textfile.
-* ``labels``: Italian and English words for every outcome and IO status, and what to do.
+* ``labels``, ``io_errors``: the words for every code, through the report's gettext catalog.
+* ``opens``: the remote-content read signal (what the content store's opens say).
 
 Modules that need polars (``export``) are imported on first use, so a cron wrapper that only
 writes the metrics file does not pay for it.
@@ -31,16 +35,19 @@ from dispatcher.report.bundle import (
     write_metrics_for_ledger,
     write_reports,
 )
+from dispatcher.report.dialect import CsvDialect
 from dispatcher.report.html import render_html
 from dispatcher.report.labels import (
     OUTCOME_LABELS,
     Language,
-    hint,
     io_status_label,
     needs_attention,
     outcome_label,
 )
 from dispatcher.report.metrics import render_metrics, write_metrics
+from dispatcher.report.opens import Opens
+from dispatcher.report.reach import ReachRow, rows_to_reach
+from dispatcher.report.settle import Completeness, SettleCommands
 from dispatcher.report.summary import CampaignSummary, build_summary
 
 if TYPE_CHECKING:
@@ -65,15 +72,19 @@ __all__ = [
     "OUTCOME_LABELS",
     "AttentionRow",
     "CampaignSummary",
+    "Completeness",
+    "CsvDialect",
     "ExportPaths",
     "Language",
+    "Opens",
+    "ReachRow",
     "ReportFiles",
     "ReportOptions",
     "RunRecord",
+    "SettleCommands",
     "build_summary",
     "export_results",
     "formula_safe",
-    "hint",
     "io_status_label",
     "ledger_frame",
     "needs_attention",
@@ -82,6 +93,7 @@ __all__ = [
     "render_metrics",
     "results_frame",
     "rows_needing_attention",
+    "rows_to_reach",
     "write_csv",
     "write_metrics",
     "write_metrics_for_ledger",

@@ -7,15 +7,18 @@ need to leave a Prometheus textfile behind after a cron run (no polars import on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatcher.ledger import Ledger, LedgerError, TimelineSample, open_for_reading
-from dispatcher.report.attention import rows_needing_attention
+from dispatcher.report.dialect import CsvDialect
 from dispatcher.report.html import render_html
 from dispatcher.report.labels import Language
 from dispatcher.report.metrics import write_metrics
+from dispatcher.report.opens import Opens, OpenTally
+from dispatcher.report.reach import rows_to_reach, write_to_reach
+from dispatcher.report.settle import SettleCommands, settle_commands
 from dispatcher.report.summary import CampaignSummary, build_summary
 from dispatcher.storage import write_atomically
 
@@ -24,18 +27,19 @@ if TYPE_CHECKING:
 
 FORMATS = ("csv", "parquet", "html", "json")
 FILE_NAMES = {"csv": "results.csv", "parquet": "results.parquet", "html": "report.html",
-              "json": "summary.json"}
+              "json": "summary.json", "to_reach": "to_reach.csv"}
+"""``csv`` writes ``to_reach.csv`` beside ``results.csv``, in the same dialect."""
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     formats: frozenset[str] = frozenset(FORMATS)
     lang: Language = Language.IT
-    separator: str = ";"  # Italian Excel: ";" and a byte order mark
-    bom: bool = True
-    attention_limit: int = 500
+    dialect: CsvDialect = CsvDialect.EXCEL  # Italian Excel: ";", a byte order mark, Rome time
+    attention_limit: int = 20  # rows listed per reason on the page (to_reach.csv has all)
     timeline_runs: int = 5
     metrics_file: Path | None = None
+    opens: Opens | None = None  # the content store's opens, by third-party id
 
     def __post_init__(self) -> None:
         unknown = set(self.formats) - set(FORMATS)
@@ -54,31 +58,62 @@ def timelines(ledger: Ledger, run_ids: list[int]) -> dict[int, list[TimelineSamp
     return {run_id: ledger.runs.timeline(run_id) for run_id in run_ids}
 
 
+def _settle(ledger: Ledger, campaign_id: int, summary: CampaignSummary,
+            input_path: Path | None) -> SettleCommands:
+    latest = ledger.campaigns.latest()
+    return settle_commands(
+        summary.runs, ledger_path=ledger.path, input_path=input_path,
+        recorded_input=summary.campaign.input_path,
+        template_recorded=summary.campaign.template_sha256 is not None,
+        campaign_id=None if latest and latest.campaign_id == campaign_id else campaign_id,
+    )
+
+
 def write_reports(
     ledger: Ledger,
     campaign_id: int,
     out_dir: Path,
     *,
     input_frame: pl.DataFrame | None = None,
+    input_path: Path | None = None,
     options: ReportOptions = ReportOptions(),
 ) -> ReportFiles:
-    """Write the chosen files into ``out_dir`` (and the metrics file, if asked)."""
-    summary = build_summary(ledger, campaign_id)
+    """Write the chosen files into ``out_dir`` (and the metrics file, if asked).
+
+    ``input_path`` is where the campaign file was found: the suggested commands name it.
+    """
+    reach = rows_to_reach(ledger, campaign_id)
+    tally: OpenTally | None = None
+    if options.opens is not None:
+        from dispatcher.report.export import opened
+
+        _, tally = opened(input_frame, ledger, campaign_id, options.opens)
+    summary = build_summary(ledger, campaign_id, to_reach=len(reach), opens=tally)
+    summary = replace(summary, settle=_settle(ledger, campaign_id, summary, input_path))
     written: dict[str, Path] = {}
     if options.formats & {"csv", "parquet"}:
-        from dispatcher.report.export import results_frame, write_csv, write_parquet
+        from dispatcher.report.export import (
+            our_columns,
+            results_frame,
+            write_dialect_csv,
+            write_parquet,
+        )
 
-        frame = results_frame(input_frame, ledger, campaign_id, lang=options.lang)
+        frame = results_frame(input_frame, ledger, campaign_id, lang=options.lang,
+                              opens=options.opens)
         if "csv" in options.formats:
-            written["csv"] = write_csv(frame, out_dir / FILE_NAMES["csv"],
-                                       separator=options.separator, bom=options.bom)
+            written["csv"] = write_dialect_csv(frame, out_dir / FILE_NAMES["csv"],
+                                               options.dialect,
+                                               ours=our_columns(frame, input_frame),
+                                               lang=options.lang)
+            written["to_reach"] = write_to_reach(reach, input_frame,
+                                                 out_dir / FILE_NAMES["to_reach"],
+                                                 options.dialect, options.lang)
         if "parquet" in options.formats:
             written["parquet"] = write_parquet(frame, out_dir / FILE_NAMES["parquet"])
     if "html" in options.formats:
-        shown, total = rows_needing_attention(ledger, campaign_id,
-                                              limit=options.attention_limit)
         latest = [run.run_id for run in summary.runs[::-1][: options.timeline_runs]]
-        page = render_html(summary, attention=shown, attention_total=total,
+        page = render_html(summary, reach=reach, reach_limit=options.attention_limit,
                            timelines=timelines(ledger, latest), lang=options.lang,
                            timeline_runs=options.timeline_runs)
         written["html"] = write_atomically(out_dir / FILE_NAMES["html"], page)

@@ -8,8 +8,11 @@ When the input file is not available, the ledger's fiscal code stands in for the
 An office opens the CSV in Excel, so every text cell that Excel would run as a formula
 (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is prefixed with ``'``, and
 so is such a column name in the header row (an input column may be called anything).
-Italian Excel splits columns on ``;`` and needs a byte order mark to read UTF-8: ``separator``
-and ``bom`` give it that. Files are created with mode 0600: they hold fiscal codes.
+How the CSV is written (separator, byte order mark, times, column titles) is its dialect
+(:mod:`~dispatcher.report.dialect`): ``excel`` by default, ``plain`` for programs. With the
+content store's opens (:mod:`~dispatcher.report.opens`), remote-content rows also get when
+they were first opened and how many times. Files are created with mode 0600: they hold
+fiscal codes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from dispatcher.ledger import Ledger
+from dispatcher.report.dialect import FORMATS, CsvDialect, csv_table
 from dispatcher.report.labels import (
     NOT_CHECKED,
     Language,
@@ -28,6 +32,7 @@ from dispatcher.report.labels import (
     payment_status_label,
     read_status_label,
 )
+from dispatcher.report.opens import Opens, OpenTally, open_columns, third_party_ids
 from dispatcher.storage import atomic_writer
 from dispatcher.vocabulary import RowState
 
@@ -52,6 +57,9 @@ RESULT_COLUMNS = (
     "io_detail",
 )
 """Our columns, after the input's; a clash with an input column gets a ``dispatcher_`` prefix."""
+
+OPEN_COLUMNS = ("first_opened_at", "open_count")
+"""Added after ours when the content store's opens are given."""
 
 _SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "row": pl.Int64,
@@ -81,6 +89,7 @@ CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 class ExportPaths:
     csv: Path
     parquet: Path
+    to_reach: Path | None = None
 
 
 def ledger_frame(
@@ -127,17 +136,38 @@ def results_frame(
     campaign_id: int,
     *,
     lang: Language | str = Language.IT,
+    opens: Opens | None = None,
 ) -> pl.DataFrame:
     """Input columns (with ``row``) + result columns; input names win, ours get a prefix.
 
-    Without ``input_frame``, the ledger's ``row`` and ``fiscal_code`` lead instead.
+    Without ``input_frame``, the ledger's ``row`` and ``fiscal_code`` lead instead. With
+    ``opens``, ``first_opened_at`` and ``open_count`` follow for remote-content rows.
     """
     if input_frame is None:
-        return ledger_frame(ledger, campaign_id, lang=lang, fiscal_codes=True)
-    results = ledger_frame(ledger, campaign_id, lang=lang)
-    clashes = set(input_frame.columns) & set(RESULT_COLUMNS)
-    results = results.rename({c: f"dispatcher_{c}" for c in clashes})
-    return input_frame.join(results, on="row", how="left", maintain_order="left")
+        frame = ledger_frame(ledger, campaign_id, lang=lang, fiscal_codes=True)
+    else:
+        results = ledger_frame(ledger, campaign_id, lang=lang)
+        clashes = set(input_frame.columns) & {*RESULT_COLUMNS, *OPEN_COLUMNS}
+        results = results.rename({c: f"dispatcher_{c}" for c in clashes & set(RESULT_COLUMNS)})
+        frame = input_frame.join(results, on="row", how="left", maintain_order="left")
+    if opens is None:
+        return frame
+    columns, _ = opened(input_frame, ledger, campaign_id, opens)
+    columns = columns.rename({c: f"dispatcher_{c}" for c in OPEN_COLUMNS if c in frame.columns})
+    return frame.join(columns, on="row", how="left", maintain_order="left")
+
+
+def opened(input_frame: pl.DataFrame | None, ledger: Ledger, campaign_id: int,
+           opens: Opens) -> tuple[pl.DataFrame, OpenTally]:
+    """The open columns of the sent remote-content rows, and how many were opened."""
+    sent = {r for r, state in ledger.rows.states(campaign_id).items() if state is RowState.SENT}
+    return open_columns(third_party_ids(input_frame), sent, opens)
+
+
+def our_columns(frame: pl.DataFrame, input_frame: pl.DataFrame | None) -> set[str]:
+    """The columns of ``frame`` the dispatcher added (``row`` is always ours)."""
+    theirs = set(input_frame.columns) - {"row"} if input_frame is not None else set()
+    return {c for c in frame.columns if c not in theirs}
 
 
 def formula_safe(frame: pl.DataFrame) -> pl.DataFrame:
@@ -170,6 +200,14 @@ def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",", bom: boo
     return path
 
 
+def write_dialect_csv(frame: pl.DataFrame, path: Path, dialect: CsvDialect, *, ours: set[str],
+                      lang: Language | str = Language.IT) -> Path:
+    """``frame`` as ``dialect`` writes a CSV (see :mod:`~dispatcher.report.dialect`)."""
+    spec = FORMATS[CsvDialect(dialect)]
+    return write_csv(csv_table(frame, CsvDialect(dialect), ours=ours, lang=lang), path,
+                     separator=spec.separator, bom=spec.bom)
+
+
 def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
     """Parquet keeps the types (integers, UTC datetimes); no formula escaping is needed."""
     with atomic_writer(path) as stream:
@@ -184,25 +222,33 @@ def export_results(
     out_dir: Path,
     *,
     lang: Language | str = Language.IT,
-    separator: str = ",",
-    bom: bool = False,
+    dialect: CsvDialect = CsvDialect.EXCEL,
+    opens: Opens | None = None,
 ) -> ExportPaths:
-    """Write ``results.csv`` and ``results.parquet`` into ``out_dir``."""
-    frame = results_frame(input_frame, ledger, campaign_id, lang=lang)
+    """Write ``results.csv``, ``results.parquet`` and ``to_reach.csv`` into ``out_dir``."""
+    from dispatcher.report.reach import rows_to_reach, write_to_reach
+
+    frame = results_frame(input_frame, ledger, campaign_id, lang=lang, opens=opens)
     return ExportPaths(
-        csv=write_csv(frame, out_dir / "results.csv", separator=separator, bom=bom),
+        csv=write_dialect_csv(frame, out_dir / "results.csv", dialect,
+                              ours=our_columns(frame, input_frame), lang=lang),
         parquet=write_parquet(frame, out_dir / "results.parquet"),
+        to_reach=write_to_reach(rows_to_reach(ledger, campaign_id), input_frame,
+                                out_dir / "to_reach.csv", dialect, lang),
     )
 
 
 __all__ = [
     "FORMULA_TRIGGERS",
+    "OPEN_COLUMNS",
     "RESULT_COLUMNS",
     "ExportPaths",
     "export_results",
     "formula_safe",
     "ledger_frame",
+    "our_columns",
     "results_frame",
     "write_csv",
+    "write_dialect_csv",
     "write_parquet",
 ]

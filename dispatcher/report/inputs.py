@@ -72,8 +72,9 @@ def find_input(
     explicit: Path | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    read: bool = True,
 ) -> InputMatch:
-    """The campaign's own input file, read; or why there is none.
+    """The campaign's own input file, read (only found, with ``read=False``); or why not.
 
     An ``explicit`` file that is not the campaign's raises :class:`InputMismatch`; a recorded
     path that moved or changed only leaves a note (the report still has every outcome).
@@ -89,6 +90,8 @@ def find_input(
                 f"(it was {campaign.input_path}, and the contents differ): its rows would be "
                 "paired with the wrong outcomes"
             )
+        if not read:
+            return InputMatch(None, explicit, None)
         try:
             return InputMatch(input_frame_of(explicit, encoding=encoding, delimiter=delimiter),
                               explicit, None)
@@ -101,12 +104,16 @@ def find_input(
         if file_sha256(path) != campaign.input_sha256:
             changed = True
             continue
+        if not read:
+            return InputMatch(None, path, None)
         try:
             frame = input_frame_of(path, encoding=encoding, delimiter=delimiter)
         except CampaignFileError as exc:
             return InputMatch(None, None, f"{exc}: exported without the input columns")
         return InputMatch(frame, path, None)
     why = "changed since the campaign was sent" if changed else "not found"
+    if not read:
+        return InputMatch(None, None, None)
     return InputMatch(
         None, None,
         f"input file {campaign.input_path} {why}: exported without the input columns "

@@ -1,162 +1,145 @@
-"""Human labels, in Italian and English, for every row outcome and every IO status.
+"""Words for every code a report shows: row outcomes, IO statuses, reasons, column titles.
 
 The ledger speaks in codes (``no_profile``, ``REJECTED``) because codes are stable and easy to
 filter on; the people who read a report (an office clerk in Excel, a manager reading the HTML
-page) need words, and in Italy mostly Italian ones. Every code has both languages here, in one
-table per vocabulary, so a test can prove that none is missing.
+page) need words in their language. The tables here hold the English source texts, marked
+with :func:`N_` so Babel's extractor finds them; every text a person reads goes through the
+translator of :mod:`dispatcher.i18n`, whose Italian lives in ``locale/it/.../report.po``.
+One mechanism for the whole room: no label carries its own Italian copy.
 
-Hints say what to do about a row that needs attention. They separate the two "rejections" that
-operators confuse: a 4xx at submit (IO stored nothing: fix the cause and retry) and REJECTED
-after processing (no IO profile or the service is blocked: resending is pointless).
+A *reason* says why a row still has to be reached another way (a letter, an e-mail, a call):
+the outcome, or for a sent message IO's verdict after processing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from dispatcher.i18n import Translator, translator
 from dispatcher.ledger import NOT_CHECKED
 from dispatcher.vocabulary import Language, MessageStatus, RowState
 
+__all__ = [
+    "ATTENTION_IO_STATUSES",
+    "ATTENTION_STATES",
+    "IO_STATUSES",
+    "NOT_CHECKED",
+    "N_",
+    "OUTCOMES",
+    "OUTCOME_LABELS",
+    "PAYMENT_STATUSES",
+    "READ_STATUSES",
+    "REASONS",
+    "Language",
+    "io_status_label",
+    "needs_attention",
+    "outcome_label",
+    "payment_status_label",
+    "read_status_label",
+    "reason_key",
+    "reason_label",
+    "tr",
+]
 
-@dataclass(frozen=True, slots=True)
-class Label:
-    """One text in both languages."""
 
-    it: str
-    en: str
-
-    def text(self, lang: Language | str) -> str:
-        return self.en if lang == Language.EN else self.it
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalog; it is translated where it is shown."""
+    return message
 
 
-OUTCOMES: dict[RowState, Label] = {
-    RowState.PENDING: Label("Non ancora elaborato (riprendibile)", "Not yet processed (resumable)"),
-    RowState.SENDING: Label("In invio", "In flight"),
-    RowState.INVALID: Label("Riga non valida (non inviato)", "Invalid row (not sent)"),
-    RowState.DUPLICATE: Label("Duplicato (non inviato)", "Duplicate (not sent)"),
-    RowState.NO_PROFILE: Label("Il cittadino non ha l'app IO", "The citizen does not have IO"),
-    RowState.SENDER_NOT_ALLOWED: Label(
-        "Servizio disattivato dal cittadino", "Service turned off by the citizen"
-    ),
-    RowState.SENT: Label("Inviato (accettato da IO)", "Sent (accepted by IO)"),
-    RowState.REJECTED: Label(
-        "Rifiutato da IO all'invio (non memorizzato)", "Refused by IO at submit (not stored)"
-    ),
-    RowState.FAILED: Label(
-        "Non inviato: errore dopo i tentativi", "Not sent: failed after retries"
-    ),
-    RowState.AMBIGUOUS: Label(
-        "Esito incerto: verificare prima di reinviare", "Uncertain outcome: check before resending"
-    ),
-    RowState.ALREADY_SENT: Label(
-        "Già inviato dal servizio (non reinviato)", "Already sent by this service (not resent)"
-    ),
+def tr(lang: Language | str) -> Translator:
+    """The translator of ``lang`` (``it``/``en``, or a :class:`Language`)."""
+    return translator(Language(lang))
+
+
+OUTCOMES: dict[RowState, str] = {
+    RowState.PENDING: N_("Not yet processed (resumable)"),
+    RowState.SENDING: N_("In flight"),
+    RowState.INVALID: N_("Invalid row (not sent)"),
+    RowState.DUPLICATE: N_("Duplicate (not sent)"),
+    RowState.NO_PROFILE: N_("The citizen does not have IO"),
+    RowState.SENDER_NOT_ALLOWED: N_("Service turned off by the citizen"),
+    RowState.SENT: N_("Sent (accepted by IO)"),
+    RowState.REJECTED: N_("Refused by IO at submit (not stored)"),
+    RowState.FAILED: N_("Not sent: failed after retries"),
+    RowState.AMBIGUOUS: N_("Uncertain outcome: check before resending"),
+    RowState.ALREADY_SENT: N_("Already sent by this service (not resent)"),
 }
 """Every :class:`RowState`, in the order a summary lists them."""
 
-IO_STATUSES: dict[str, Label] = {
-    MessageStatus.PROCESSED: Label("Consegnato", "Delivered"),
-    MessageStatus.ACCEPTED: Label(
-        "Accettato da IO, in elaborazione", "Accepted by IO, being processed"
-    ),
-    MessageStatus.THROTTLED: Label(
-        "In ritardo presso IO (temporaneo)", "Delayed at IO (temporary)"
-    ),
-    MessageStatus.REJECTED: Label(
-        "Respinto da IO: cittadino senza IO o servizio bloccato",
-        "Rejected by IO: no IO profile or service blocked",
-    ),
-    MessageStatus.FAILED: Label("Consegna fallita presso IO", "Delivery failed at IO"),
-    NOT_CHECKED: Label("Stato non ancora verificato", "Status not checked yet"),
+IO_STATUSES: dict[str, str] = {
+    MessageStatus.PROCESSED: N_("Delivered"),
+    MessageStatus.ACCEPTED: N_("Accepted by IO, being processed"),
+    MessageStatus.THROTTLED: N_("Delayed at IO (temporary)"),
+    MessageStatus.REJECTED: N_("Rejected by IO: no IO profile or service blocked"),
+    MessageStatus.FAILED: N_("Delivery failed at IO"),
+    NOT_CHECKED: N_("Status not checked yet"),
 }
 """IO's ``MessageStatusValue`` (FACTS §3.4) plus our ``NOT_CHECKED``."""
 
-READ_STATUSES: dict[str, Label] = {
-    "READ": Label("Letto", "Read"),
-    "UNREAD": Label("Non letto", "Unread"),
-    "UNAVAILABLE": Label("Lettura non condivisa dal cittadino", "Read status not shared"),
+READ_STATUSES: dict[str, str] = {
+    "READ": N_("Read"),
+    "UNREAD": N_("Unread"),
+    "UNAVAILABLE": N_("Read status not shared"),
 }
 
-PAYMENT_STATUSES: dict[str, Label] = {
-    "PAID": Label("Pagato", "Paid"),
-    "NOT_PAID": Label("Non pagato", "Not paid"),
+PAYMENT_STATUSES: dict[str, str] = {
+    "PAID": N_("Paid"),
+    "NOT_PAID": N_("Not paid"),
 }
 
-HINTS: dict[str, Label] = {
-    RowState.AMBIGUOUS: Label(
-        "La richiesta potrebbe essere arrivata a IO: controllare la casella del cittadino o il "
-        "back office IO prima di usare --resend-ambiguous (rischio di doppio invio).",
-        "The request may have reached IO: check the citizen's inbox or the IO back office "
-        "before using --resend-ambiguous (it may send a second copy).",
-    ),
-    RowState.REJECTED: Label(
-        "IO ha rifiutato la richiesta (vedi codice HTTP e dettaglio) e non ha memorizzato il "
-        "messaggio: correggere la causa, poi rilanciare con --retry-failed.",
-        "IO refused the request (see HTTP status and detail) and stored nothing: fix the "
-        "cause, then run again with --retry-failed.",
-    ),
-    RowState.FAILED: Label(
-        "Mai arrivato a IO: correggere la causa indicata nel dettaglio, poi rilanciare con "
-        "--retry-failed.",
-        "Never reached IO: fix the cause shown in the detail, then run again with "
-        "--retry-failed.",
-    ),
-    RowState.ALREADY_SENT: Label(
-        "Lo stesso messaggio era già stato inviato a questo cittadino da questo servizio (il "
-        "dettaglio dice quando e con quale campagna): non è stato reinviato. Solo se serve "
-        "davvero una seconda copia, rilanciare con --allow-resend.",
-        "This service had already sent the same message to this citizen (the detail says when "
-        "and by which campaign): it was not sent again. Only if a second copy is really "
-        "wanted, run again with --allow-resend.",
-    ),
-    MessageStatus.REJECTED: Label(
-        "Il cittadino non ha un profilo IO o ha bloccato il servizio: reinviare è inutile; "
-        "usare un altro canale.",
-        "The citizen has no IO profile or blocked the service: resending is pointless; use "
-        "another channel.",
-    ),
-    MessageStatus.FAILED: Label(
-        "IO non è riuscito a consegnare il messaggio (errore permanente lato IO): valutare un "
-        "nuovo invio o un altro canale.",
-        "IO could not deliver the message (a permanent failure on IO's side): consider a new "
-        "send or another channel.",
-    ),
+IO_REJECTED, IO_FAILED = "io_rejected", "io_failed"
+"""Reasons of sent messages that IO ended REJECTED / FAILED after processing."""
+
+REASONS: dict[str, str] = {
+    RowState.AMBIGUOUS: N_("Uncertain: IO cannot tell whether the message arrived"),
+    RowState.REJECTED: N_("Refused by IO at submit: not sent"),
+    RowState.FAILED: N_("Not sent: IO could not be reached"),
+    IO_REJECTED: N_("Rejected by IO after the send: not delivered"),
+    IO_FAILED: N_("IO failed to deliver the message"),
+    RowState.NO_PROFILE: N_("The citizen does not have the IO app"),
+    RowState.SENDER_NOT_ALLOWED: N_("The citizen turned this service off in IO"),
+    RowState.INVALID: N_("Invalid row in the file: not sent"),
 }
-"""What to do: keyed by :class:`RowState` for submit outcomes, by IO status after processing."""
+"""Why a row still needs another channel, in the order the report lists them (a decision
+to take first, then what a fix may still send, then what only another channel reaches)."""
+
+_AFTER_PROCESSING: dict[str, str] = {MessageStatus.REJECTED: IO_REJECTED,
+                                     MessageStatus.FAILED: IO_FAILED}
 
 ATTENTION_STATES = (RowState.AMBIGUOUS, RowState.FAILED, RowState.REJECTED)
 """Row outcomes an operator must look at; sent rows that IO ended REJECTED/FAILED join them."""
 
 ATTENTION_IO_STATUSES = (MessageStatus.REJECTED, MessageStatus.FAILED)
 
-OUTCOME_LABELS: dict[RowState, str] = {state: label.en for state, label in OUTCOMES.items()}
-"""English outcome labels, for the terminal summary of ``run``."""
+OUTCOME_LABELS: dict[RowState, str] = dict(OUTCOMES)
+"""English outcome labels (the source texts), for callers that translate them themselves."""
 
 
 def outcome_label(state: RowState | str, lang: Language | str = Language.IT) -> str:
     """The label of a row outcome; an unknown code is shown as it is."""
     try:
-        return OUTCOMES[RowState(state)].text(lang)
+        return tr(lang).gettext(OUTCOMES[RowState(state)])
     except ValueError:
         return str(state)
 
 
+def _label(table: dict[str, str], code: str | None, lang: Language | str) -> str | None:
+    if code is None:
+        return None
+    text = table.get(code)
+    return tr(lang).gettext(text) if text else code
+
+
 def io_status_label(status: str | None, lang: Language | str = Language.IT) -> str | None:
     """The label of an IO status (``None`` stays ``None``; an unknown one is shown as it is)."""
-    if status is None:
-        return None
-    label = IO_STATUSES.get(status)
-    return label.text(lang) if label else status
+    return _label(IO_STATUSES, status, lang)
 
 
 def read_status_label(status: str | None, lang: Language | str = Language.IT) -> str | None:
-    label = READ_STATUSES.get(status or "")
-    return label.text(lang) if label else status
+    return _label(READ_STATUSES, status, lang)
 
 
 def payment_status_label(status: str | None, lang: Language | str = Language.IT) -> str | None:
-    label = PAYMENT_STATUSES.get(status or "")
-    return label.text(lang) if label else status
+    return _label(PAYMENT_STATUSES, status, lang)
 
 
 def needs_attention(state: RowState | str, io_status: str | None) -> bool:
@@ -166,12 +149,13 @@ def needs_attention(state: RowState | str, io_status: str | None) -> bool:
     )
 
 
-def hint(
-    state: RowState | str, io_status: str | None, lang: Language | str = Language.IT
-) -> str | None:
-    """What to do about a row, or ``None`` when nothing is to be done."""
+def reason_key(state: RowState | str, io_status: str | None) -> str | None:
+    """Why a row must be reached another way, or ``None``: delivered, on its way, or sent
+    before (``already_sent``), a ``duplicate`` of a row that goes, or not decided yet."""
     if state == RowState.SENT:
-        label = HINTS.get(io_status or "") if io_status in ATTENTION_IO_STATUSES else None
-    else:
-        label = HINTS.get(str(state)) if state in ATTENTION_STATES else None
-    return label.text(lang) if label else None
+        return _AFTER_PROCESSING.get(io_status or "")
+    return str(state) if str(state) in REASONS else None
+
+
+def reason_label(key: str, lang: Language | str = Language.IT) -> str:
+    return tr(lang).gettext(REASONS[key])

@@ -7,6 +7,7 @@ value feeds the JSON file, the Prometheus textfile and the HTML page, so they ca
 
 Every outcome and every IO status is listed, zeros included: an alert on
 ``dispatcher_rows{outcome="ambiguous"} > 0`` must see a 0, not a missing series.
+"Complete" is :mod:`~dispatcher.report.settle`'s: every row final and none ambiguous.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from pathlib import Path
 
 from dispatcher.ledger import CampaignRecord, Ledger, RunRecord, StatusPassTotals
 from dispatcher.report.labels import ATTENTION_IO_STATUSES, ATTENTION_STATES, IO_STATUSES
+from dispatcher.report.opens import OpenTally
+from dispatcher.report.settle import Completeness, SettleCommands, completeness
 from dispatcher.vocabulary import RowState
 
-SUMMARY_SCHEMA = 1
-"""Bumped when a key of :meth:`CampaignSummary.to_dict` changes meaning or goes away."""
+SUMMARY_SCHEMA = 2
+"""Bumped when a key of :meth:`CampaignSummary.to_dict` changes meaning or goes away
+(2: ``campaign.complete`` counts ambiguous rows and open IO statuses as not complete)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,14 @@ class CampaignSummary:
     io_statuses: dict[str, int]
     runs: tuple[RunRecord, ...] = ()
     status_passes: StatusPassTotals = field(default_factory=StatusPassTotals)
+    to_reach: int = 0  # rows the office must reach another way (report.reach)
+    opens: OpenTally | None = None  # remote-content opens, when the content store was read
+    settle: SettleCommands | None = None  # the commands that settle what is still open
+
+    @property
+    def completeness(self) -> Completeness:
+        return completeness(self.outcomes, self.io_statuses,
+                            self.campaign.completed_at is not None)
 
     @property
     def input_name(self) -> str:
@@ -74,6 +86,8 @@ class CampaignSummary:
     def to_dict(self) -> dict[str, object]:
         """The JSON summary; times are ISO-8601 UTC, durations seconds, rates requests/s."""
         last = self.last_run
+        state = self.completeness
+        settle = self.settle
         return {
             "schema": SUMMARY_SCHEMA,
             "generated_at": _iso(self.generated_at),
@@ -84,11 +98,26 @@ class CampaignSummary:
                 "input_sha256": self.campaign.input_sha256,
                 "created_at": _iso(self.campaign.created_at),
                 "completed_at": _iso(self.campaign.completed_at),
-                "complete": self.campaign.completed_at is not None,
+                "complete": state.complete,
             },
+            "open": {
+                "rows": state.open_rows,
+                "unfinished": state.unfinished,
+                "ambiguous": state.ambiguous,
+                "unchecked": state.unchecked,
+                "recording_cut_short": state.unrecorded,
+                "commands": None if settle is None else {
+                    "resume": settle.resume,
+                    "resend_ambiguous": settle.resend_ambiguous,
+                    "status": settle.status,
+                },
+            },
+            "remote_content": None if self.opens is None else {
+                "messages": self.opens.messages, "opened": self.opens.opened},
             "rows": {
                 "total": self.total_rows,
                 "needing_attention": self.needing_attention,
+                "to_reach": self.to_reach,
                 "by_outcome": {state.value: n for state, n in self.outcomes.items()},
             },
             "io_status": dict(self.io_statuses),
@@ -128,8 +157,11 @@ class CampaignSummary:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
 
-def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None) -> CampaignSummary:
-    """Read everything the summary needs from the ledger (one campaign)."""
+def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None,
+                  to_reach: int = 0, opens: OpenTally | None = None,
+                  settle: SettleCommands | None = None) -> CampaignSummary:
+    """Read everything the summary needs from the ledger (one campaign); the report adds
+    what it learned elsewhere (rows to reach, opens, the settling commands)."""
     counted = ledger.statuses.counts(campaign_id)
     io_statuses = {status: counted.pop(status, 0) for status in IO_STATUSES}
     io_statuses.update(counted)  # a status IO added after this table was written
@@ -141,6 +173,9 @@ def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None)
         io_statuses=io_statuses,
         runs=tuple(ledger.runs.of_campaign(campaign_id)),
         status_passes=ledger.statuses.pass_totals(campaign_id),
+        to_reach=to_reach,
+        opens=opens,
+        settle=settle,
     )
 
 

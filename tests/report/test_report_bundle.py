@@ -20,13 +20,15 @@ def test_the_defaults_write_all_four_files_for_italian_excel(mixed, tmp_path: Pa
     with mixed.open() as ledger:
         files = write_reports(ledger, mixed.campaign_id, out,
                               input_frame=input_frame_of(mixed.input_file))
-    assert set(files.written) == set(FORMATS) == {"csv", "parquet", "html", "json"}
+    assert set(FORMATS) == {"csv", "parquet", "html", "json"}
+    assert set(files.written) == {*FORMATS, "to_reach"}  # csv brings to_reach.csv along
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv",
-                                                     "results.parquet", "summary.json"]
+                                                     "results.parquet", "summary.json",
+                                                     "to_reach.csv"]
     for path in files.written.values():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     raw = files.written["csv"].read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf") and raw[3:].startswith(b"row;codice_fiscale;")
+    assert raw.startswith(b"\xef\xbb\xbf") and raw[3:].startswith(b"Riga;codice_fiscale;")
     data = json.loads(files.written["json"].read_text("utf-8"))
     assert data["rows"]["total"] == len(ROWS) == files.summary.total_rows
     assert '<html lang="it">' in files.written["html"].read_text("utf-8")

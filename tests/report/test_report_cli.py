@@ -54,8 +54,10 @@ def _write_campaign(path: Path) -> int:
 
 
 def _report_env() -> dict[str, str]:
-    """No IO key, no IO address: a report must not need them."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("IO_")}
+    """No IO key, no IO address: a report must not need them. Italian, whatever the
+    machine's locale says (the default when the environment names no language)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IO_", "LC_", "LANG"))}
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,8 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Sent:
             if row in withdrawn:
                 sim.citizen(code, sender_allowed=False)
         sim.advance_clock(120)
-        status = run_cli(["status", str(ledger), "--min-age", "0s", "--rate", "400/s"], env)
+        status = run_cli(["status", str(ledger), "--min-age", "0s", "--rate", "400/s"],
+                         {**env, "LC_ALL": "en_GB.UTF-8"})  # its words below are English
         # the ambiguous rows have no message id to follow: they need attention (exit 3)
         assert status.returncode == ExitCode.INCOMPLETE, status.stderr[-2000:]
         assert "no message id to follow" in status.stdout
@@ -114,7 +117,8 @@ def test_the_default_report_writes_every_file_next_to_the_ledger(sent: Sent) -> 
     code, stdout, stderr = _report(sent, str(sent.ledger))
     assert code == ExitCode.OK, stderr
     folder = sent.ledger.parent
-    for name in ("results.csv", "results.parquet", "report.html", "summary.json"):
+    for name in ("results.csv", "results.parquet", "report.html", "summary.json",
+                 "to_reach.csv"):
         assert (folder / name).is_file(), name
         assert str(folder / name) in stdout
         assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600, name
@@ -122,15 +126,16 @@ def test_the_default_report_writes_every_file_next_to_the_ledger(sent: Sent) -> 
     raw = (folder / "results.csv").read_bytes()
     assert raw.startswith(BOM)  # Italian Excel by default: BOM and ";"
     header = raw[len(BOM):].splitlines()[0].decode("utf-8")
-    assert header.startswith("row;codice_fiscale;nome;cognome;indirizzo;importo;")
-    assert header.endswith(";io_checked_at;io_detail")
+    assert header.startswith("Riga;codice_fiscale;nome;cognome;indirizzo;importo;")
+    assert header.endswith(";Stato IO verificato il;Dettaglio stato IO")  # titles in Italian
 
 
 def test_the_csv_has_every_input_row_its_outcome_and_io_status(sent: Sent) -> None:
     out = sent.folder / "csv-check"
-    code, _, stderr = _report(sent, str(sent.ledger), "--out", str(out))
+    code, _, stderr = _report(sent, str(sent.ledger), "--out", str(out), "--csv-dialect",
+                              "plain")
     assert code == ExitCode.OK, stderr
-    rows = _csv(out / "results.csv")
+    rows = _csv(out / "results.csv", ",")
     by_row = {int(r["row"]): r for r in rows}
     assert sorted(by_row) == list(range(2, 33))  # 31 input rows, header is row 1
     assert rows[0]["codice_fiscale"] == sent.rows[0][1]  # the input's own columns
@@ -191,16 +196,19 @@ def test_the_json_summary_agrees_with_the_ledger(sent: Sent) -> None:
     assert printed["status_checks"]["passes"] == 1
     assert printed["status_checks"]["requests"] == sent_count
     assert printed["campaign"]["input_file"] == "tari.csv"
-    assert printed["campaign"]["complete"] is True
+    # every row decided, but the ambiguous ones still need a decision: not complete
+    assert printed["campaign"]["complete"] is False
+    assert printed["open"]["ambiguous"] == _states(sent)["ambiguous"]
 
 
 def test_english_a_plain_csv_and_only_the_chosen_formats(sent: Sent) -> None:
     out = sent.folder / "english"
     code, stdout, stderr = _report(sent, str(sent.campaign), "--format", "csv,html",
-                                   "--lang", "en", "--separator", ",", "--no-bom",
+                                   "--lang", "en", "--csv-dialect", "plain",
                                    "--out", str(out))
     assert code == ExitCode.OK, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.csv",
+                                                     "to_reach.csv"]
     raw = (out / "results.csv").read_bytes()
     assert not raw.startswith(BOM)
     rows = _csv(out / "results.csv", ",")
@@ -210,7 +218,7 @@ def test_english_a_plain_csv_and_only_the_chosen_formats(sent: Sent) -> None:
         "The citizen does not have IO"}
     assert "Sent (accepted by IO)" in stdout
     page = (out / "report.html").read_text("utf-8")
-    assert '<html lang="en">' in page and "Rows needing attention" in page
+    assert '<html lang="en">' in page and "To reach by other means" in page
 
 
 def test_the_html_page_masks_every_fiscal_code_and_charts_the_run(sent: Sent) -> None:
@@ -224,8 +232,11 @@ def test_the_html_page_masks_every_fiscal_code_and_charts_the_run(sent: Sent) ->
     assert page.count("<svg") == 2  # the outcomes and the one run's timeline
     assert 'id="outcomes-title"' in page and 'id="timeline-1-title"' in page
     assert "stroke-dasharray" in page  # the Pacer's target line
-    assert f"Righe da verificare ({_states(sent)['ambiguous'] + len(sent.withdrawn)})" in page
-    assert "--resend-ambiguous" in page and "reinviare è inutile" in page
+    states = _states(sent)
+    to_reach = sum(states.get(s, 0) for s in ("ambiguous", "no_profile", "sender_not_allowed",
+                                              "invalid")) + len(sent.withdrawn)
+    assert f"Da raggiungere con altri mezzi ({to_reach})" in page
+    assert "--resend-ambiguous" in page and "Reinviare è inutile" in page
 
 
 def test_the_metrics_file_is_written_for_node_exporter(sent: Sent) -> None:
@@ -242,7 +253,8 @@ def test_the_metrics_file_is_written_for_node_exporter(sent: Sent) -> None:
                     "sender_not_allowed", "sent", "rejected", "failed", "ambiguous"):
         assert parsed.value("dispatcher_rows", outcome=outcome) == states.get(outcome, 0)
     assert parsed.value("dispatcher_io_messages", status="REJECTED") == len(sent.withdrawn)
-    assert parsed.value("dispatcher_campaign_complete", campaign="tari") == 1
+    # ambiguous rows keep it open
+    assert parsed.value("dispatcher_campaign_complete", campaign="tari") == 0
     assert parsed.value("dispatcher_last_run_exit_code") == ExitCode.INCOMPLETE
 
 
@@ -319,7 +331,7 @@ def test_the_right_input_file_from_elsewhere_is_accepted(sent: Sent) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--campaign", "99"], "no campaign 99"),
     (["--format", "csv,pdf"], "pdf"),
-    (["--separator", ";;"], "one character"),
+    (["--csv-dialect", "excel2"], "excel2"),
 ])
 def test_bad_choices_are_exit_2(sent: Sent, args: list[str], message: str) -> None:
     out = sent.folder / "bad-choice"
@@ -346,8 +358,8 @@ def test_a_ledger_whose_input_is_gone_is_exported_with_its_fiscal_codes(tmp_path
     assert done.returncode == ExitCode.OK, done.stderr
     assert "not found" in done.stderr and "--input" in done.stderr
     rows = _csv(mixed.path.parent / "results.csv")
-    assert list(rows[0])[:3] == ["row", "fiscal_code", "outcome"]
-    assert [r["fiscal_code"] for r in rows] == [mixed.codes[r] for r in sorted(mixed.codes)]
+    assert list(rows[0])[:3] == ["Riga", "Codice fiscale", "Esito (codice)"]
+    assert [r["Codice fiscale"] for r in rows] == [mixed.codes[r] for r in sorted(mixed.codes)]
     assert ledger_dump(mixed.path) == before
 
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from dispatcher.ledger import Ledger, NewRow, Outcome
-from dispatcher.report import export_results, formula_safe
+from dispatcher.report import CsvDialect, export_results, formula_safe
 from dispatcher.vocabulary import RowState
 
 
@@ -37,7 +37,7 @@ def test_export_has_input_columns_row_outcome_and_private_mode(tmp_path: Path) -
         ledger.rows.record_outcomes(cid, run, [Outcome(2, RowState.SENT, 201, "01MSGID", None, 1)])
         frame = pl.DataFrame({"row": [2, 3], "codice_fiscale": ["RSSMRA85T10A562S", "X"],
                               "outcome": ["=cmd", "x"]})
-        paths = export_results(frame, ledger, cid, tmp_path / "out")
+        paths = export_results(frame, ledger, cid, tmp_path / "out", dialect=CsvDialect.PLAIN)
     assert stat.S_IMODE(os.stat(paths.csv).st_mode) == 0o600
     exported = pl.read_csv(paths.csv, infer_schema=False)
     assert exported.columns[:3] == ["row", "codice_fiscale", "outcome"]

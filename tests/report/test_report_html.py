@@ -28,7 +28,6 @@ from dispatcher.report import (
     CampaignSummary,
     Language,
     ReportOptions,
-    hint,
     outcome_label,
     render_html,
     write_reports,
@@ -181,36 +180,49 @@ def test_no_whole_fiscal_code_appears_and_masked_ones_do(mixed, tmp_path):
     assert mask_fiscal_code(mixed.codes[AMBIGUOUS]) in page
 
 
-def _attention_rows(page: str) -> list[list[str]]:
-    body = _section(page, "attention")
-    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], flags=re.S)
-    return [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows]
+def _reach_groups(page: str) -> dict[str, tuple[str, list[list[str]]]]:
+    """reason → (its advice, its table rows as cells), in page order."""
+    body = _section(page, "to-reach")
+    groups = {}
+    for key, inner in re.findall(r'<div class="reason" data-reason="([a-z_]+)">(.*?)</div>',
+                                 body, flags=re.S):
+        advice = re.search(r'<p class="advice">(.*?)</p>', inner, flags=re.S).group(1)
+        rows = re.findall(r"<tr>(.*?)</tr>", inner.split("<tbody>")[1], flags=re.S)
+        groups[key] = (advice, [re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S) for r in rows])
+    return groups
 
 
-def test_rows_needing_attention_come_most_urgent_first_with_what_to_do(mixed, tmp_path):
+def test_rows_to_reach_are_grouped_by_reason_with_the_advice_once(mixed, tmp_path):
     page = _page(mixed, tmp_path)
-    rows = _attention_rows(page)
-    assert [int(r[0]) for r in rows] == [AMBIGUOUS, AMBIGUOUS_2, FAILED, REJECTED,
-                                         SENT_FAILED, SENT_REJECTED]
-    by_row = {int(r[0]): r for r in rows}
-    assert by_row[REJECTED][3] == "400"
-    assert escape(hint(RowState.REJECTED, None)) in by_row[REJECTED][5]
-    assert "--retry-failed" in by_row[REJECTED][5]
-    assert escape(hint(RowState.SENT, "REJECTED")) in by_row[SENT_REJECTED][5]
-    assert "Respinto da IO" in by_row[SENT_REJECTED][2]  # the IO status under the outcome
-    assert "--resend-ambiguous" in by_row[AMBIGUOUS][5]
+    groups = _reach_groups(page)
+    assert list(groups) == ["ambiguous", "rejected", "failed", "io_rejected", "io_failed",
+                            "no_profile", "sender_not_allowed", "invalid"]
+    rows = {key: [int(cells[0]) for cells in found] for key, (_, found) in groups.items()}
+    assert rows == {"ambiguous": [AMBIGUOUS, AMBIGUOUS_2], "rejected": [REJECTED],
+                    "failed": [FAILED], "io_rejected": [SENT_REJECTED],
+                    "io_failed": [SENT_FAILED], "no_profile": [8], "sender_not_allowed": [9],
+                    "invalid": [10]}
+    ambiguous_advice = groups["ambiguous"][0]
+    assert "seconda copia" in ambiguous_advice and "--resend-ambiguous" in ambiguous_advice
+    assert page.count("seconda copia dello stesso messaggio") == 1  # once, not per row
+    assert "--retry-failed" in groups["rejected"][0] and "inutile" in groups["io_rejected"][0]
+    by_row = {int(c[0]): c for _, found in groups.values() for c in found}
+    assert by_row[REJECTED][2] == "400"
     assert f"<code>{mask_fiscal_code(mixed.codes[FAILED])}</code>" == by_row[FAILED][1]
-    assert "Righe da verificare (6)" in page
-    assert "e altre" not in page  # nothing was left out
+    # our own English details are marked as such on an Italian page
+    assert by_row[FAILED][3].startswith("dettaglio registrato (non tradotto): «")
+    assert "Da raggiungere con altri mezzi (9)" in page
+    assert "e altr" not in page  # nothing was left out
 
 
-@pytest.mark.parametrize(("lang", "note"), [("it", "e altre 4 righe: vedere results.csv."),
-                                            ("en", "and 4 more rows: see results.csv.")])
-def test_a_long_attention_list_is_capped_with_a_note(mixed, tmp_path, lang, note):
-    page = _page(mixed, tmp_path, attention_limit=2, lang=Language(lang))
-    assert [int(r[0]) for r in _attention_rows(page)] == [AMBIGUOUS, AMBIGUOUS_2]
-    assert note in page
-    assert ("(6)" in _section(page, "attention").split("</h2>")[0])  # the total, not 2
+@pytest.mark.parametrize(("lang", "note"), [("it", "e altra 1 riga: vedere to_reach.csv."),
+                                            ("en", "and 1 more row: see to_reach.csv.")])
+def test_a_long_group_is_capped_with_a_note(mixed, tmp_path, lang, note):
+    page = _page(mixed, tmp_path, attention_limit=1, lang=Language(lang))
+    groups = _reach_groups(page)
+    assert [int(c[0]) for c in groups["ambiguous"][1]] == [AMBIGUOUS]
+    assert note in page and page.count(note) == 1  # only the ambiguous group has two rows
+    assert "(9)" in _section(page, "to-reach").split("</h2>")[0]  # the total, not the cap
 
 
 def _summary(outcomes: dict[RowState, int], io: dict[str, int] | None = None,
@@ -242,8 +254,8 @@ def test_numbers_and_times_are_written_the_italian_way():
     assert "92,5 %" in page  # 12,345 / 13,348
     assert ">23,5<" in page  # 87,654 requests / 3,725 s
     assert "1:02:05" in page  # the run's duration
-    assert "15/01/2027 09:00:00 CET" in page  # 08:00 UTC, in Rome
-    assert "16/01/2027 09:00:00 CET" in page  # generated
+    assert "15/01/2027 09:00" in page  # 08:00 UTC, in Rome
+    assert "16/01/2027 09:00" in page  # generated
     assert "12,345" not in page and "23.5<" not in page
 
 
@@ -251,9 +263,9 @@ def test_numbers_and_times_in_english():
     page = render_html(BIG, lang="en")
     assert '<html lang="en">' in page
     assert ">12,345<" in page and ">87,654<" in page and "92.5 %" in page and ">23.5<" in page
-    assert "2027-01-15 09:00:00 CET" in page
+    assert "15/01/2027 09:00" in page  # Rome time in English too
     assert "Campaign report 7" in page and "Rows by outcome" in page
-    assert "Rapporto" not in page and "Consegnati" not in page
+    assert "Rapporto" not in page and "Consegnat" not in page
 
 
 def test_zero_terminal_outcomes_are_listed_and_absent_transient_ones_are_not():
@@ -268,8 +280,8 @@ def test_a_campaign_without_runs_or_sent_messages_says_so():
     page = render_html(_summary({RowState.NO_PROFILE: 2}))
     assert "Nessun messaggio inviato." in page
     assert "Nessuna esecuzione registrata." in page
-    assert "Nessuna riga da verificare." in page
-    assert "Righe da verificare (0)" in page
+    assert "Da raggiungere con altri mezzi (0)" in page  # the rows were not handed over
+    assert "Ogni cittadino è stato raggiunto tramite IO" in page
 
 
 def test_only_the_latest_runs_get_a_timeline(mixed, tmp_path):

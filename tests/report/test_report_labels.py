@@ -1,18 +1,22 @@
-"""Every code a report shows has words in Italian and English, and the hints say what to do."""
+"""Every code a report shows has words in Italian and English, and the reasons say why a row
+still needs another channel."""
 
 from __future__ import annotations
 
 import pytest
 
-from dispatcher.report import OUTCOME_LABELS, Language, hint, io_status_label, outcome_label
+from dispatcher.report import OUTCOME_LABELS, Language, io_status_label, outcome_label
 from dispatcher.report.labels import (
     IO_STATUSES,
     NOT_CHECKED,
     PAYMENT_STATUSES,
     READ_STATUSES,
+    REASONS,
     needs_attention,
     payment_status_label,
     read_status_label,
+    reason_key,
+    reason_label,
 )
 from dispatcher.vocabulary import RowState
 
@@ -81,35 +85,31 @@ def test_unknown_codes_are_shown_as_they_are_and_none_stays_none() -> None:
     assert read_status_label("LATER") == "LATER"
 
 
-@pytest.mark.parametrize("lang", list(Language))
-def test_a_refusal_at_submit_says_fix_and_retry_failed(lang: Language) -> None:
-    for state in (RowState.REJECTED, RowState.FAILED):
-        text = hint(state, None, lang)
-        assert text and "--retry-failed" in text
-        assert "--resend-ambiguous" not in text
+@pytest.mark.parametrize(("state", "io_status", "key"), [
+    (RowState.INVALID, None, "invalid"), (RowState.NO_PROFILE, None, "no_profile"),
+    (RowState.SENDER_NOT_ALLOWED, None, "sender_not_allowed"),
+    (RowState.REJECTED, None, "rejected"), (RowState.FAILED, None, "failed"),
+    (RowState.AMBIGUOUS, None, "ambiguous"), (RowState.SENT, "REJECTED", "io_rejected"),
+    (RowState.SENT, "FAILED", "io_failed"), ("no_profile", None, "no_profile"),
+])
+def test_rows_io_did_not_reach_have_a_reason(state, io_status, key) -> None:
+    assert reason_key(state, io_status) == key
+    assert reason_label(key, "it") != reason_label(key, "en")
 
 
-@pytest.mark.parametrize("lang", list(Language))
-def test_io_rejected_after_processing_says_resending_is_pointless(lang: Language) -> None:
-    text = hint(RowState.SENT, "REJECTED", lang)
-    assert text is not None
-    assert ("inutile" if lang is Language.IT else "pointless") in text
-    assert "--retry-failed" not in text
-    submit = hint(RowState.REJECTED, None, lang)
-    assert submit is not None and submit != text
-    assert ("inutile" not in submit) and ("pointless" not in submit)
+@pytest.mark.parametrize(("state", "io_status"), [
+    (RowState.SENT, "PROCESSED"), (RowState.SENT, "ACCEPTED"), (RowState.SENT, None),
+    (RowState.SENT, NOT_CHECKED), (RowState.SENT, "THROTTLED"), (RowState.DUPLICATE, None),
+    (RowState.ALREADY_SENT, None), (RowState.PENDING, None), (RowState.SENDING, None),
+])
+def test_rows_that_went_or_may_still_go_have_no_reason(state, io_status) -> None:
+    assert reason_key(state, io_status) is None
 
 
-def test_ambiguous_rows_warn_about_a_second_copy() -> None:
-    italian, english = hint(RowState.AMBIGUOUS, None, "it"), hint(RowState.AMBIGUOUS, None, "en")
-    assert italian and "--resend-ambiguous" in italian and "doppio invio" in italian
-    assert english and "--resend-ambiguous" in english and "second copy" in english
-
-
-def test_io_failed_after_processing_has_its_own_hint() -> None:
-    text = hint(RowState.SENT, "FAILED", "en")
-    assert text and "IO could not deliver" in text
-    assert text != hint(RowState.SENT, "REJECTED", "en")
+def test_every_reason_has_words_in_both_languages() -> None:
+    for key in REASONS:
+        italian, english = reason_label(key, "it"), reason_label(key, "en")
+        assert italian and english and italian != english and key not in (italian, english)
 
 
 @pytest.mark.parametrize(("state", "io_status"), [
@@ -118,8 +118,7 @@ def test_io_failed_after_processing_has_its_own_hint() -> None:
     (RowState.SENDER_NOT_ALLOWED, None), (RowState.INVALID, None), (RowState.DUPLICATE, None),
     (RowState.PENDING, None),
 ])
-def test_rows_that_need_nothing_have_no_hint(state: RowState, io_status: str | None) -> None:
-    assert hint(state, io_status) is None
+def test_rows_that_need_no_operator_look_do_not_need_attention(state, io_status) -> None:
     assert not needs_attention(state, io_status)
 
 
@@ -128,11 +127,9 @@ def test_rows_that_need_nothing_have_no_hint(state: RowState, io_status: str | N
     (RowState.SENT, "REJECTED"), (RowState.SENT, "FAILED"),
     ("ambiguous", None), ("sent", "FAILED"),  # plain codes, as read from a ledger
 ])
-def test_rows_needing_attention_have_a_hint(state, io_status) -> None:
+def test_rows_needing_attention(state, io_status) -> None:
     assert needs_attention(state, io_status)
-    assert hint(state, io_status, "it") and hint(state, io_status, "en")
 
 
 def test_an_io_status_of_an_unsent_row_does_not_make_it_need_attention() -> None:
     assert not needs_attention(RowState.NO_PROFILE, "REJECTED")
-    assert hint(RowState.NO_PROFILE, "REJECTED") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from reporttools import (
 
 from dispatcher.ledger import StatusObservation
 from dispatcher.report import (
+    CsvDialect,
     export_results,
     formula_safe,
     io_status_label,
@@ -208,34 +210,65 @@ def test_labels_follow_the_chosen_language(mixed) -> None:
 # -- files ---------------------------------------------------------------------------------
 
 
-def test_italian_excel_csv_has_a_bom_semicolons_and_reads_back(mixed, tmp_path: Path) -> None:
+ITALIAN_TITLES = [
+    "Esito (codice)", "Esito", "ID messaggio IO", "Codice HTTP", "Dettaglio errore", "Tentativi",
+    "Invio iniziato il", "Esito registrato il", "Stato IO (codice)", "Stato IO",
+    "Lettura (codice)", "Lettura", "Pagamento (codice)", "Pagamento", "Stato IO verificato il",
+    "Dettaglio stato IO",
+]
+"""RESULT_COLUMNS as the Excel dialect titles them in Italian (same order)."""
+
+
+def test_the_excel_dialect_has_a_bom_semicolons_italian_titles_and_rome_times(
+    mixed, tmp_path: Path,
+) -> None:
     source = input_frame_of(mixed.input_file).with_columns(
         pl.lit("Nicolò; «Via» \"Roma\"").alias("nome"))
     with mixed.open() as ledger:
-        paths = export_results(source, ledger, mixed.campaign_id, tmp_path / "out",
-                               separator=";", bom=True)
+        paths = export_results(source, ledger, mixed.campaign_id, tmp_path / "out")
     raw = paths.csv.read_bytes()
     assert raw.startswith(BOM) and not raw.startswith(BOM * 2)
     header = raw[len(BOM):].split(b"\n", 1)[0].decode().rstrip("\r")
-    assert header.split(";") == ["row", *INPUT_HEADER, *RESULT_COLUMNS]
+    # the input's columns keep their names; ours are titled in the report's language
+    assert header.split(";") == ["Riga", *INPUT_HEADER, *ITALIAN_TITLES]
     rows = _read_back(paths.csv)
-    assert [int(r["row"]) for r in rows] == list(ROWS)
+    assert [int(r["Riga"]) for r in rows] == list(ROWS)
     assert rows[0]["nome"] == "Nicolò; «Via» \"Roma\""  # quoted, not split on its ";"
-    assert [r["outcome"] for r in rows] == [STATE_OF[r].value for r in ROWS]
-    assert rows[0]["io_status"] == "PROCESSED" and rows[0]["outcome_label"] == "Inviato " \
-        "(accettato da IO)"
+    assert [r["Esito (codice)"] for r in rows] == [STATE_OF[r].value for r in ROWS]
+    assert rows[0]["Stato IO (codice)"] == "PROCESSED"
+    assert rows[0]["Esito"] == "Inviato (accettato da IO)" and rows[0]["Stato IO"] == "Consegnato"
+    # 2027-01-15 09:00 UTC is 10:00 in Rome (CET), in the form Excel reads as a date
+    assert rows[0]["Stato IO verificato il"] == "2027-01-15 10:00:00"
+    for row in rows:
+        for title in ("Invio iniziato il", "Esito registrato il", "Stato IO verificato il"):
+            assert row[title] == "" or re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",
+                                                    row[title]), row[title]
     again = pl.read_csv(paths.csv, separator=";", infer_schema=False)
-    assert again.columns[0] == "row"  # the BOM is not glued to the first header
+    assert again.columns[0] == "Riga"  # the BOM is not glued to the first header
     assert again["codice_fiscale"].to_list() == [mixed.codes[r] for r in ROWS]
+
+
+def test_the_excel_dialect_in_english_has_english_titles(mixed, tmp_path: Path) -> None:
+    with mixed.open() as ledger:
+        paths = export_results(input_frame_of(mixed.input_file), ledger, mixed.campaign_id,
+                               tmp_path, lang="en")
+    rows = _read_back(paths.csv)
+    assert list(rows[0])[:6] == ["Row", *INPUT_HEADER, "Outcome (code)"]
+    assert rows[0]["Outcome"] == "Sent (accepted by IO)"
+    assert rows[0]["IO status checked at"] == "2027-01-15 10:00:00"  # still Rome time
 
 
 def test_a_plain_csv_has_commas_and_no_bom(mixed, tmp_path: Path) -> None:
     with mixed.open() as ledger:
-        paths = export_results(None, ledger, mixed.campaign_id, tmp_path)
+        paths = export_results(None, ledger, mixed.campaign_id, tmp_path,
+                               dialect=CsvDialect.PLAIN)
     raw = paths.csv.read_bytes()
     assert not raw.startswith(BOM)
     assert raw.split(b"\n", 1)[0].decode().startswith("row,fiscal_code,outcome,outcome_label,")
-    assert len(_read_back(paths.csv, ",")) == len(ROWS)
+    rows = _read_back(paths.csv, ",")
+    assert len(rows) == len(ROWS)
+    checked = {int(r["row"]): r["io_checked_at"] for r in rows}
+    assert checked[SENT_PROCESSED] == "2027-01-15T09:00:00.000Z"  # UTC ISO, for programs
 
 
 def test_csv_times_are_iso_8601_utc_with_milliseconds(mixed, tmp_path: Path) -> None:
@@ -278,15 +311,17 @@ def test_parquet_keeps_integers_and_utc_datetimes(mixed, tmp_path: Path) -> None
 def test_export_files_are_private_even_when_they_existed_readable(mixed, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    for name in ("results.csv", "results.parquet"):
+    for name in ("results.csv", "results.parquet", "to_reach.csv"):
         (out / name).write_text("old")
         os.chmod(out / name, 0o644)
     with mixed.open() as ledger:
         paths = export_results(None, ledger, mixed.campaign_id, out)
-    for path in (paths.csv, paths.parquet):
+    assert paths.to_reach is not None
+    for path in (paths.csv, paths.parquet, paths.to_reach):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
         assert path.read_bytes() != b"old"
-    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.parquet",
+                                                     "to_reach.csv"]
 
 
 # -- formula injection -----------------------------------------------------------------------
@@ -300,8 +335,7 @@ def test_input_cells_a_spreadsheet_would_evaluate_are_quoted(mixed, tmp_path: Pa
                                                             cell: str) -> None:
     source = input_frame_of(mixed.input_file).with_columns(pl.lit(cell).alias("cognome"))
     with mixed.open() as ledger:
-        paths = export_results(source, ledger, mixed.campaign_id, tmp_path, separator=";",
-                               bom=True)
+        paths = export_results(source, ledger, mixed.campaign_id, tmp_path)
     rows = _read_back(paths.csv)
     assert {r["cognome"] for r in rows} == {"'" + cell}
     assert set(pl.read_parquet(paths.parquet)["cognome"].to_list()) == {cell}
@@ -312,7 +346,8 @@ def test_our_own_columns_are_quoted_too(tmp_path: Path) -> None:
         AMBIGUOUS: "\tread timeout", AMBIGUOUS_2: "\r=cmd|' /C calc'!A0",
     })
     with mixed.open() as ledger:
-        paths = export_results(None, ledger, mixed.campaign_id, tmp_path)
+        paths = export_results(None, ledger, mixed.campaign_id, tmp_path,
+                               dialect=CsvDialect.PLAIN)
     rows = {int(r["row"]): r for r in _read_back(paths.csv, ",")}
     assert rows[REJECTED]["error_detail"] == "'" + mixed.details[REJECTED]  # "-1 is not..."
     assert rows[REJECTED]["error_detail"].startswith("'-")
@@ -329,7 +364,8 @@ def test_column_names_a_spreadsheet_would_evaluate_are_quoted(mixed, tmp_path: P
     source = input_frame_of(mixed.input_file).rename({"nome": evil, "cognome": "@cmd",
                                                       "importo": "-importo"})
     with mixed.open() as ledger:
-        paths = export_results(source, ledger, mixed.campaign_id, tmp_path)
+        paths = export_results(source, ledger, mixed.campaign_id, tmp_path,
+                               dialect=CsvDialect.PLAIN)
     header = next(csv.reader(io.StringIO(paths.csv.read_text("utf-8"))))
     assert header[:5] == ["row", "codice_fiscale", "'" + evil, "'@cmd", "'-importo"]
     assert header[5:] == RESULT_COLUMNS

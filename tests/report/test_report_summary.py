@@ -33,12 +33,14 @@ def _summary(mixed, now: float | None = None) -> dict:
 
 def test_the_summary_has_a_stable_schema(mixed) -> None:
     data = _summary(mixed)
-    assert data["schema"] == SUMMARY_SCHEMA == 1
-    assert set(data) == {"schema", "generated_at", "ledger", "campaign", "rows", "io_status",
-                         "runs", "status_checks"}
+    assert data["schema"] == SUMMARY_SCHEMA == 2
+    assert set(data) == {"schema", "generated_at", "ledger", "campaign", "open",
+                         "remote_content", "rows", "io_status", "runs", "status_checks"}
+    assert set(data["open"]) == {"rows", "unfinished", "ambiguous", "unchecked",
+                                 "recording_cut_short", "commands"}
     assert set(data["campaign"]) == {"id", "input_file", "input_sha256", "created_at",
                                      "completed_at", "complete"}
-    assert set(data["rows"]) == {"total", "needing_attention", "by_outcome"}
+    assert set(data["rows"]) == {"total", "needing_attention", "to_reach", "by_outcome"}
     assert set(data["runs"]) == {"count", "duration_s", "requests", "throttled",
                                  "mean_rate_per_s", "last"}
     assert set(data["runs"]["last"]) == {"run_id", "started_at", "finished_at", "duration_s",
@@ -73,7 +75,10 @@ def test_times_are_iso_8601_utc_with_a_z(mixed) -> None:
     for moment in (data["campaign"]["created_at"], data["campaign"]["completed_at"],
                    data["status_checks"]["last_at"]):
         assert ISO_Z.fullmatch(moment), moment
-    assert data["campaign"]["complete"] is True
+    # every row decided, but 2 are ambiguous and 3 sent messages have no final IO status
+    assert data["campaign"]["complete"] is False
+    assert data["open"]["ambiguous"] == 2 and data["open"]["unchecked"] == 3
+    assert data["open"]["rows"] == 5 and data["open"]["unfinished"] == 0
 
 
 def test_run_duration_requests_429s_and_mean_rate(mixed) -> None:

@@ -95,20 +95,24 @@ def private_file(path: Path) -> Path:
     """``path`` as a file with no access for group and others; created 0600 if missing.
 
     An existing file is tightened (group and other bits cleared), never loosened.
+
+    An existing file is never opened here: on POSIX, closing *any* descriptor of a file drops
+    every lock the process holds on it, SQLite's included. A second open of a database this
+    process already uses (the content server's reader and its open recorder) would then leave
+    the first connection unlocked, and another process closing the database would checkpoint
+    and delete the WAL under it.
     """
     path = Path(path)
     private_folder(path.parent)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        fd = os.open(path, os.O_RDONLY)
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        wanted = mode & 0o700
-    else:
-        mode, wanted = -1, 0o600
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode != mode & 0o700:
+            os.chmod(path, mode & 0o700)
+        return path
     try:
-        if mode != wanted:
-            os.fchmod(fd, wanted)
+        os.fchmod(fd, 0o600)  # whatever the umask
     finally:
         os.close(fd)
     return path

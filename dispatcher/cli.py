@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import typer
 
@@ -23,14 +24,17 @@ from dispatcher import __version__
 # (command name, module): the order is the order shown in --help.
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("validate", "dispatcher.commands.validate"),
+    ("preview", "dispatcher.commands.preview"),
     ("check", "dispatcher.commands.check"),
     ("test", "dispatcher.commands.test"),
     ("run", "dispatcher.commands.run"),
     ("status", "dispatcher.commands.status"),
     ("report", "dispatcher.commands.report"),
     ("feed", "dispatcher.commands.feed"),
+    ("rc-config", "dispatcher.commands.rc_config"),
     ("demo", "dispatcher.commands.demo"),
     ("simulator", "dispatcher.commands.simulator"),
+    ("content", "dispatcher.commands.content"),
 )
 
 app = typer.Typer(
@@ -69,6 +73,16 @@ def root(
              "end), warning (default on a terminal) or error; or DISPATCHER_LOG_LEVEL.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log errors only."),
+    log_file: Path | None = typer.Option(
+        None, "--log-file", metavar="PATH", envvar="DISPATCHER_LOG_FILE",
+        help="Also log everything, a line per row included, as JSON lines to PATH (0600), "
+             "whatever the level on stderr; or DISPATCHER_LOG_FILE.",
+    ),
+    lang: str | None = typer.Option(
+        None, "--lang", metavar="it|en",
+        help="Language of every command's output: it or en (default: DISPATCHER_LANG, "
+             "else LC_ALL/LANG, else Italian); a command's own --lang wins.",
+    ),
 ) -> None:
     """Send personal IO app messages in bulk from a campaign file, with a resumable ledger."""
     import sys
@@ -79,7 +93,14 @@ def root(
         level = command_log_level(log_level, quiet=quiet, interactive=sys.stderr.isatty())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--log-level") from None
-    configure_for_command(level)  # once, the same for every command
+    try:
+        configure_for_command(level, log_file)  # once, the same for every command
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write the log file {log_file}: "
+                                 f"{exc.strerror or exc}", param_hint="--log-file") from None
+    from dispatcher.commands._output import root_language
+
+    root_language(lang)
 
 
 def _register_commands() -> None:
@@ -90,10 +111,10 @@ def _register_commands() -> None:
             if exc.name == module_name:  # command not built yet
                 continue
             raise
-        if hasattr(module, "command"):
-            app.command(name)(module.command)
-        else:  # a group of sub-commands (``dispatcher feed sync``)
+        if hasattr(module, "app"):  # a group (``dispatcher feed sync``, ``simulator open``)
             app.add_typer(module.app, name=name)
+        else:
+            app.command(name)(module.command)
 
 
 _register_commands()

@@ -34,7 +34,8 @@ from babel.numbers import format_currency, format_decimal
 
 from dispatcher.vocabulary import Language
 
-__all__ = ["ROME", "Translator", "language_from_environment", "resolve_language", "translator"]
+__all__ = ["N_", "ROME", "Translator", "language_from_environment", "resolve_language",
+           "translator"]
 
 ROME = ZoneInfo("Europe/Rome")
 DOMAIN = "dispatcher"
@@ -42,13 +43,24 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 _LOCALES = {Language.IT: "it_IT", Language.EN: "en_GB"}
 
 
+def N_(message: str) -> str:
+    """Marks an English text for the catalog where it is defined (a table, an exception);
+    whoever prints it translates it then, in the language of that moment."""
+    return message
+
+
 def language_from_environment(environ: Mapping[str, str] | None = None) -> Language:
     """The language ``LC_ALL``/``LC_MESSAGES``/``LANG`` ask for; Italian when none says.
 
     Italian is the default because the offices using the tool are Italian; ``C``/``POSIX``
     (what cron gives) says nothing about a language, so it falls through to Italian too.
+    ``DISPATCHER_LANG`` (``it``/``en``) comes first: it chooses this tool's language without
+    changing the locale of everything else a crontab runs.
     """
     env = os.environ if environ is None else environ
+    own = (env.get("DISPATCHER_LANG") or "").strip().lower()
+    if own in (Language.IT.value, Language.EN.value):
+        return Language(own)
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = (env.get(name) or "").strip().lower()
         if not value or value in ("c", "posix") or value.startswith("c."):

@@ -38,14 +38,20 @@ def private_module_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("module-state")))
+        patch.setenv("DISPATCHER_LANG", "en")  # see private_state
         yield
 
 
 @pytest.fixture(autouse=True)
 def private_state(tmp_path_factory: pytest.TempPathFactory,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test gets its own state directory: send journals never touch the user's."""
+    """Every test gets its own state directory: send journals never touch the user's.
+
+    And English output, whatever the machine's locale (the tool's own default is Italian):
+    tests of the Italian output and of the default ask for them explicitly.
+    """
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("DISPATCHER_LANG", "en")
     yield
 
 

@@ -7,7 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatcher.commands._output import abort, console, refused
+from rich.markup import escape
+
+from dispatcher.commands._output import _, console, fail, num, refused, styled, tr
+from dispatcher.i18n import N_
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -17,11 +20,11 @@ if TYPE_CHECKING:
     from dispatcher.settings import Settings
 
 REACH_LABELS = {
-    "allowed": "has IO and allows the service",
-    "not_allowed": "blocked the service",
-    "no_profile": "no IO profile",
-    "rejected": "IO refused the check (4xx)",
-    "failed": "no answer (check failed)",
+    "allowed": N_("has IO and allows the service"),
+    "not_allowed": N_("blocked the service"),
+    "no_profile": N_("no IO profile"),
+    "rejected": N_("IO refused the check (4xx)"),
+    "failed": N_("no answer (check failed)"),
 }
 
 
@@ -51,7 +54,7 @@ def execute_dry_run(
     try:
         campaign = source.load()
     except CampaignFileError as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
+        fail("{message}", ExitCode.INVALID_INPUT, message=str(exc))
     if campaign.has_errors:
         render_validation(campaign, max_problems=20)
     try:
@@ -91,42 +94,53 @@ def render_dry_run(report: DryRunReport, *, rate: str, json_output: bool,
             "exit_code": int(report.exit_code),
         }))
         return
+    from babel.numbers import format_percent
     from rich.table import Table
 
-    table = Table(title="Dry run: nothing was sent")
+    table = Table(title=_("Dry run: nothing was sent"))
     table.add_column("")
-    table.add_column("rows", justify="right")
-    table.add_row("rows in the file", str(report.rows))
-    table.add_row("invalid (not sent)", str(report.invalid))
-    table.add_row("duplicate fiscal code (not sent)", str(report.duplicate))
+    table.add_column(_("rows"), justify="right")
+    table.add_row(_("rows in the file"), num(report.rows))
+    table.add_row(_("invalid (not sent)"), num(report.invalid))
+    table.add_row(_("duplicate fiscal code (not sent)"), num(report.duplicate))
     if report.already_decided:
-        table.add_row("already decided by the unfinished run", str(report.already_decided))
-    table.add_row("[bold]to process[/]", f"[bold]{report.to_process}[/]")
+        table.add_row(_("already decided by the unfinished run"), num(report.already_decided))
+    table.add_row(styled("bold", _("to process")), f"[bold]{num(report.to_process)}[/]")
     for kind, label in REACH_LABELS.items():
         if report.reach.get(kind):
             share = report.reach[kind] / max(1, sum(report.reach.values()))
-            table.add_row(f"  {label}", f"{report.reach[kind]} ({share:.0%})")
+            percent = format_percent(share, locale=tr().locale)
+            table.add_row(f"  {escape(_(label))}", f"{num(report.reach[kind])} ({percent})")
     console.print(table)
-    bound = "" if report.checked else "at most "
-    console.print(
-        f"The real run needs {bound}{needed} requests: about {_clock(report.duration_s(needed))} "
-        f"at {rate} (IO's limit is 150/5s per ente, shared by all its services)."
-    )
+    text = (_("The real run needs {n} requests: about {time} at {rate} (IO's limit is 150/5s "
+              "per ente, shared by all its services).") if report.checked else
+            _("The real run needs at most {n} requests: about {time} at {rate} (IO's limit is "
+              "150/5s per ente, shared by all its services)."))
+    console.print(text.format(n=num(needed), time=_clock(report.duration_s(needed)), rate=rate),
+                  markup=False)
     if report.checked:
-        seeded = "seeded by this dry run" if cache_path else "if this dry run had seeded it"
-        console.print(
-            f"With --profile-cache ({seeded}): {cached} requests, about "
-            f"{_clock(report.duration_s(cached))}. {report.requests_made} requests made now, "
-            f"{report.throttled} answered 429."
-        )
+        seeded = (_("seeded by this dry run") if cache_path
+                  else _("if this dry run had seeded it"))
+        console.print(_("With --profile-cache ({seeded}): {n} requests, about {time}. {made} "
+                        "requests made now, {throttled} answered 429.").format(
+            seeded=seeded, n=num(cached), time=_clock(report.duration_s(cached)),
+            made=num(report.requests_made), throttled=num(report.throttled)), markup=False)
         if cache_path:
-            console.print(f"Profile cache {cache_path}: {report.from_cache} recipient(s) "
-                          "known already (no request), the other answers stored.",
-                          markup=False)
+            console.print(_("Profile cache {path}: {n} recipient(s) known already (no "
+                            "request), the other answers stored.").format(
+                path=cache_path, n=num(report.from_cache)), markup=False)
     else:
-        console.print("Add --check-profiles to learn the reach (one POST /profiles per row).")
+        console.print(_("Add --check-profiles to learn the reach (one POST /profiles per row)."),
+                      markup=False)
     if report.invalid:
-        console.print(f"[yellow]{report.invalid} invalid row(s): the real run refuses to start "
-                      "unless you fix them or pass --skip-invalid.[/]")
+        from dispatcher.commands.hints import Invocation, suggest
+
+        invocation = Invocation.current()
+        command = suggest("run", invocation.file or "FILE", flags=("--skip-invalid",),
+                          invocation=invocation)
+        console.print("[yellow]" + escape(_(
+            "{n} invalid row(s): the real run refuses to start unless you fix them or send the "
+            "valid rows only: {command}").format(n=num(report.invalid), command=command))
+            + "[/]")
     if report.fatal or report.stopped:
-        console.print(f"[red]{report.fatal or report.stopped}[/]")
+        console.print(f"[red]{escape(str(report.fatal or report.stopped))}[/]")

@@ -8,8 +8,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
-from dispatcher.commands._output import abort, console, json_errors, refused
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    console,
+    fail,
+    json_errors,
+    num,
+    refused,
+    tr,
+    use_language,
+)
+from dispatcher.i18n import N_
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -43,7 +55,8 @@ def _since(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date like 2027-01-31") from None
+        raise typer.BadParameter(_("{value!r} is not a date like 2027-01-31")
+                                 .format(value=text)) from None
 
 
 @app.command("sync")
@@ -64,6 +77,7 @@ def sync(
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Fetch every feed day the cache has not applied yet (up to yesterday, UTC) and apply it.
 
@@ -74,6 +88,7 @@ def sync(
     75 stopped by the error-rate breaker.
     """
     json_errors(json_output)  # --json: one JSON document on every way out
+    use_language(lang)
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.feed_sync import sync_feed
     from dispatcher.settings import ConfigError, load_settings
@@ -83,7 +98,7 @@ def sync(
         settings = load_settings(config_file=config, rate=rate)
         settings.require_api_key()
     except ConfigError as exc:
-        abort(str(exc), ExitCode.CONFIG_ERROR)
+        fail("{message}", ExitCode.CONFIG_ERROR, message=str(exc))
     try:
         result = sync_feed(settings=settings, cache_path=resolve_cache(cache),
                            today=datetime.now(UTC).date(), since=first_day)
@@ -118,35 +133,46 @@ def render_sync(result: FeedSyncResult, *, json_output: bool) -> None:
         }))
         return
     if missing:
-        console.print(f"No profile cache at {path} yet (`run --profile-cache` creates it): "
-                      "nothing to sync.")
+        console.print(_("No profile cache at {path} yet (`run --profile-cache` creates it): "
+                        "nothing to sync.").format(path=path), markup=False)
         return
     if not report.planned:
-        console.print(f"Profile cache {path}: up to date, no feed day to fetch.")
+        console.print(_("Profile cache {path}: up to date, no feed day to fetch.").format(
+            path=path), markup=False)
     else:
         from rich.table import Table
 
-        table = Table(title=f"Subscriptions feed → {path}")
-        for name in ("day (UTC)", "result", "subscriptions", "unsubscriptions",
-                     "entries dropped"):
-            table.add_column(name, justify="left" if name in ("day (UTC)", "result")
-                             else "right")
-        labels = {"found": "applied", "not_available": "not published yet",
-                  "rejected": "[red]refused[/]", "failed": "[red]no answer[/]"}
+        table = Table(title=_("Subscriptions feed → {path}").format(path=path))
+        for index, name in enumerate((_("day (UTC)"), _("result"), _("subscriptions"),
+                                      _("unsubscriptions"), _("entries dropped"))):
+            table.add_column(name, justify="left" if index < 2 else "right")
         for day in report.days:
             found = day.kind.value == "found"
-            table.add_row(day.day.isoformat(), labels[day.kind.value],
-                          str(day.subscriptions) if found else "",
-                          str(day.unsubscriptions) if found else "",
-                          str(day.invalidated) if found else "")
+            table.add_row(tr().date(day.day), _result(day.kind.value),
+                          num(day.subscriptions) if found else "",
+                          num(day.unsubscriptions) if found else "",
+                          num(day.invalidated) if found else "")
         for skipped in report.skipped:
-            table.add_row(skipped.isoformat(), "not asked", "", "", "")
+            table.add_row(tr().date(skipped), escape(_("not asked")), "", "", "")
         console.print(table)
-    console.print(f"{entries} cached decision(s); entries checked since {trusted_from} "
-                  f"(UTC) are trusted. {report.requests} request(s) made.")
+    console.print(_("{n} cached decision(s); entries checked since {day} (UTC) are trusted. "
+                    "{requests} request(s) made.").format(
+        n=num(entries), day=tr().date(trusted_from), requests=num(report.requests)),
+        markup=False)
     if report.not_available:
-        console.print("[yellow]IO has not published "
-                      f"{', '.join(d.isoformat() for d in report.not_available)} yet: the "
-                      "next sync fetches it; until then older entries are checked again.[/]")
+        days = ", ".join(tr().date(d) for d in report.not_available)
+        console.print("[yellow]" + escape(_(
+            "IO has not published {days} yet: the next sync fetches it; until then older "
+            "entries are checked again.").format(days=days)) + "[/]")
     if report.stopped:
-        console.print(f"[red]stopped: {report.stopped}[/]")
+        console.print("[red]" + escape(_("stopped: {reason}").format(reason=report.stopped))
+                      + "[/]")
+
+
+_RESULTS = {"found": N_("applied"), "not_available": N_("not published yet"),
+            "rejected": N_("refused"), "failed": N_("no answer")}
+
+
+def _result(kind: str) -> str:
+    text = escape(_(_RESULTS.get(kind, kind)))
+    return f"[red]{text}[/]" if kind in ("rejected", "failed") else text

@@ -1,6 +1,8 @@
 """Run output: a Rich progress bar on a terminal, and the end-of-run summary.
 
-The core never imports Rich: the runner calls these hooks, and the CLI wires them.
+The core never imports Rich: the runner calls these hooks, and the CLI wires them. Every
+label is in the invocation's language (``_``), counts as that language writes them; the
+"rerun" advice is a whole command line with the flags this run was given (:mod:`.hints`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from dispatcher.commands._output import console
-from dispatcher.logs import scrub_text
-from dispatcher.report.labels import OUTCOME_LABELS
+from dispatcher.commands._output import _, console, ngettext, num, tr
+from dispatcher.logs import logs_through, scrub_text
+from dispatcher.report.labels import outcome_label
 from dispatcher.vocabulary import TERMINAL_STATES, RowState
 
 if TYPE_CHECKING:
+    from dispatcher.commands.hints import Invocation
     from dispatcher.operations.run import RunResult as RunSummary
     from dispatcher.pacing import PacerStatistics
     from dispatcher.report import ExportPaths
@@ -44,13 +48,14 @@ class RunProgress:
             MofNCompleteColumn(),
             TextColumn("{task.fields[pace]}"),
             TimeElapsedColumn(),
-            TextColumn("ETA"),
+            TextColumn(_("ETA")),
             TimeRemainingColumn(),
             console=target,
             transient=False,
         )
         self._task: TaskID | None = None
         self._stats: Callable[[], PacerStatistics] | None = None
+        self._logs = logs_through(self._print_log)  # log lines above the bar, never inside
 
     @classmethod
     def for_terminal(cls, target: Console) -> RunProgress | None:
@@ -58,18 +63,24 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         self._progress.start()
+        self._logs.__enter__()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._logs.__exit__(kind, exc, tb)
         self._progress.stop()
+
+    def _print_log(self, line: str) -> None:
+        """One console log line (structlog's colours kept, or dropped under NO_COLOR)."""
+        self._progress.console.print(Text.from_ansi(line.rstrip("\n")))
 
     def start(self, campaign_id: int, counts: dict[RowState, int]) -> None:
         total = sum(counts.values())
         done = sum(counts[s] for s in TERMINAL_STATES)
         self._task = self._progress.add_task(
-            f"campaign {campaign_id}", total=total, completed=done, pace=""
+            _("campaign {id}").format(id=campaign_id), total=total, completed=done, pace=""
         )
 
     def watch_pacer(self, stats: Callable[[], PacerStatistics]) -> None:
@@ -81,12 +92,18 @@ class RunProgress:
         pace = ""
         if self._stats is not None:
             s = self._stats()
-            pace = f"{s.current_rate:5.1f} req/s · 429s {s.throttled}"
+            pace = _("{rate} req/s · 429s {throttled}").format(
+                rate=tr().number(round(s.current_rate, 1)), throttled=num(s.throttled))
         self._progress.update(self._task, advance=1, pace=pace)
 
 
-def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_output: bool) -> None:
-    """The end-of-run summary: counts by outcome, where the ledger and exports are."""
+def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_output: bool,
+                   rerun: Invocation | None = None) -> None:
+    """The end-of-run summary: counts by outcome, where the ledger and exports are.
+
+    ``rerun``: the invocation whose flags the advice to run again repeats (default: this
+    process's command line).
+    """
     cache = summary.profile_cache
     if json_output:
         console.print_json(
@@ -106,6 +123,8 @@ def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_outpu
                     "fatal": summary.fatal,
                     "unreached": summary.unreached,
                     "postponed": summary.postponed,
+                    "scheduled_later": summary.scheduled_later,
+                    "next_due": _iso_rome(summary.next_due),
                     "journal": str(summary.journal) if summary.journal else None,
                     "exit_code": int(summary.exit_code),
                     "ledger": str(summary.ledger_path),
@@ -115,55 +134,96 @@ def render_summary(summary: RunSummary, paths: ExportPaths | None, *, json_outpu
             )
         )
         return
-    table = Table(title=f"Campaign {summary.campaign_id}, run {summary.run_id}")
-    table.add_column("outcome")
-    table.add_column("rows", justify="right")
+    _render_table(summary)
+    _render_notes(summary, rerun)
+    console.print(_("ledger: {path}").format(path=summary.ledger_path), markup=False)
+    if paths:
+        console.print(_("results: {csv} · {parquet}").format(csv=paths.csv,
+                                                             parquet=paths.parquet),
+                      markup=False)
+
+
+def _iso_rome(instant: float | None) -> str | None:
+    """A Unix time as ISO 8601 in Italian time (``2027-01-31T08:00:00+01:00``)."""
+    if instant is None:
+        return None
+    from datetime import datetime
+
+    from dispatcher.schedule import ROME
+
+    return datetime.fromtimestamp(instant, ROME).isoformat(timespec="seconds")
+
+
+def _render_table(summary: RunSummary) -> None:
+    table = Table(title=_("Campaign {campaign}, run {run}").format(
+        campaign=summary.campaign_id, run=summary.run_id))
+    table.add_column(_("outcome"))
+    table.add_column(_("rows"), justify="right")
     for state, n in summary.counts.items():
         if n:
-            table.add_row(OUTCOME_LABELS[state], str(n))
+            table.add_row(outcome_label(state, tr().language), num(n))
     console.print(table)
     rate = summary.requests / summary.duration_s if summary.duration_s else 0.0
-    console.print(
-        f"{summary.requests} requests in {summary.duration_s:.1f} s ({rate:.1f}/s), "
-        f"{summary.throttled} answered 429"
-    )
+    console.print(_("{requests} requests in {seconds} s ({rate}/s), {throttled} answered 429")
+                  .format(requests=num(summary.requests),
+                          seconds=tr().number(round(summary.duration_s, 1)),
+                          rate=tr().number(round(rate, 1)), throttled=num(summary.throttled)))
+    cache = summary.profile_cache
     if cache is not None:
-        console.print(
-            f"profile cache: {cache.hit_total} row(s) decided without POST /profiles, "
-            f"{cache.checked} checked with IO, {cache.remembered} answer(s) stored"
-        )
+        console.print(_("profile cache: {hits} row(s) decided without POST /profiles, "
+                        "{checked} checked with IO, {stored} answer(s) stored").format(
+            hits=num(cache.hit_total), checked=num(cache.checked),
+            stored=num(cache.remembered)))
+
+
+def _yellow(text: str) -> None:
+    console.print(f"[yellow]{escape(text)}[/]")
+
+
+def _render_notes(summary: RunSummary, rerun: Invocation | None) -> None:
+    """What needs the operator's attention, each with the command that deals with it."""
+    from dispatcher.commands.hints import Invocation, suggest
+
+    invocation = rerun if rerun is not None else Invocation.current()
+    again = (suggest("run", invocation.file, invocation=invocation)
+             if invocation.file is not None else None)
     if summary.recovered_ambiguous:
-        console.print(
-            f"[yellow]{summary.recovered_ambiguous} row(s) were in flight when a run stopped: "
-            "marked ambiguous, not resent.[/]"
-        )
-    if summary.counts[RowState.ALREADY_SENT]:
-        console.print(
-            f"{summary.counts[RowState.ALREADY_SENT]} row(s) already sent by this service "
-            f"(send journal {summary.journal}): not sent again; --allow-resend to send anyway.",
-            markup=False)
+        _yellow(ngettext("{n} row was in flight when a run stopped: marked ambiguous, not "
+                         "resent.",
+                         "{n} rows were in flight when a run stopped: marked ambiguous, not "
+                         "resent.", summary.recovered_ambiguous).format(
+                             n=num(summary.recovered_ambiguous)))
+    already = summary.counts[RowState.ALREADY_SENT]
+    if already:
+        anyway = (suggest("run", invocation.file, flags=("--allow-resend",),
+                          invocation=invocation) if invocation.file is not None
+                  else "--allow-resend")
+        console.print(_("{n} row(s) already sent by this service (send journal {journal}): "
+                        "not sent again. To send them anyway: {command}").format(
+            n=num(already), journal=summary.journal, command=anyway), markup=False)
     if summary.unreached:
-        console.print(
-            f"[yellow]{summary.unreached} row(s) could not reach IO (connection refused, DNS, "
-            "timeout before sending): left pending, nothing was sent for them.[/]"
-        )
+        _yellow(_("{n} row(s) could not reach IO (connection refused, DNS, timeout before "
+                  "sending): left pending, nothing was sent for them.").format(
+                      n=num(summary.unreached)))
     if summary.postponed:
-        console.print(
-            f"[yellow]{summary.postponed} row(s) are being sent by another run of this service "
-            "right now: left pending; rerun once it is done.[/]"
-        )
+        _yellow(_("{n} row(s) are being sent by another run of this service right now: left "
+                  "pending; rerun once it is done.").format(n=num(summary.postponed)))
+    if summary.scheduled_later:
+        from datetime import UTC, datetime
+
+        assert summary.next_due is not None  # set whenever rows are scheduled
+        console.print(_("{n} row(s) scheduled for later (next: {when}): a later run sends "
+                        "them once due (e.g. the same command from cron, every hour).").format(
+            n=num(summary.scheduled_later),
+            when=tr().datetime(datetime.fromtimestamp(summary.next_due, UTC))), markup=False)
+    resume = (_("To resume, run: {command}").format(command=again) if again
+              else _("Rerun the same command to resume."))
     if summary.stopped_reason and summary.unfinished and not summary.fatal:
-        console.print(
-            f"[yellow]Stopped ({escape(scrub_text(summary.stopped_reason))}); "
-            f"{summary.unfinished} row(s) left. Rerun the same command to resume.[/]"
-        )
+        _yellow(_("Stopped ({reason}); {n} row(s) left.").format(
+            reason=scrub_text(summary.stopped_reason), n=num(summary.unfinished))
+            + " " + resume)
     elif summary.unfinished and not summary.fatal:
-        console.print(
-            f"[yellow]{summary.unfinished} row(s) left pending. Rerun the same command to "
-            "resume.[/]"
-        )
+        _yellow(_("{n} row(s) left pending.").format(n=num(summary.unfinished))
+                + " " + resume)
     if summary.fatal:
         console.print(f"[red]{escape(scrub_text(summary.fatal))}[/]")
-    console.print(f"ledger: {summary.ledger_path}")
-    if paths:
-        console.print(f"results: {paths.csv} · {paths.parquet}")

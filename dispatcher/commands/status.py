@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console, json_errors, refused
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    console,
+    err_console,
+    fail,
+    json_errors,
+    num,
+    refused,
+    tr,
+    use_language,
+)
 from dispatcher.vocabulary import FINAL_STATUSES, ExitCode, MessageStatus
 
 if TYPE_CHECKING:
@@ -34,7 +45,7 @@ def _duration(text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc)) from None  # durations.py words it (English)
 
 
 def command(
@@ -72,6 +83,7 @@ def command(
         help="Afterwards, write a Prometheus textfile here (node_exporter textfile collector).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Ask IO for the status of each sent message that is not final yet, and record it.
 
@@ -79,6 +91,7 @@ def command(
     again, and messages past --horizon are given up. Nothing is ever sent or resent.
     """
     json_errors(json_output)  # --json: one JSON document on every way out
+    use_language(lang)
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.status import StatusOptions, check_statuses
     from dispatcher.settings import ConfigError, load_settings
@@ -87,7 +100,7 @@ def command(
         settings = load_settings(config_file=config, rate=rate, concurrency=concurrency)
         settings.require_api_key()
     except ConfigError as exc:
-        abort(str(exc), ExitCode.CONFIG_ERROR)
+        fail("{message}", ExitCode.CONFIG_ERROR, message=str(exc))
     options = StatusOptions(
         min_age_s=_duration(min_age) if min_age else (60.0 if watch else 30 * 60.0),
         horizon_s=_duration(horizon), follow_reads=follow_reads,
@@ -122,7 +135,8 @@ def command(
 def _timed_out(summary: StatusResult) -> StatusResult:
     from dataclasses import replace
 
-    return replace(summary, stopped=f"--timeout reached with {summary.open_after} open")
+    return replace(summary, stopped=_("--timeout reached with {n} still open").format(
+        n=num(summary.open_after)))
 
 
 class _WatchDisplay:
@@ -135,7 +149,7 @@ class _WatchDisplay:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(
-                TextColumn("[bold]final statuses"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("[bold]" + _("final statuses")), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[note]}"), console=err_console,
             )
 
@@ -157,7 +171,8 @@ class _WatchDisplay:
             return
         sent = sum(summary.counts.values())
         final = sum(summary.counts.get(s, 0) for s in FINAL_STATUSES)
-        note = f"{summary.open_after} open · {summary.requests} requests"
+        note = _("{open} open · {requests} requests").format(
+            open=num(summary.open_after), requests=num(summary.requests))
         if self._task is None:
             self._task = self._progress.add_task("status", total=sent, completed=final, note=note)
         else:
@@ -188,30 +203,63 @@ def render_status(summary: StatusResult, *, json_output: bool) -> None:
             "ledger": str(summary.ledger_path),
         }))
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"IO status of campaign {summary.campaign_id}")
-    table.add_column("status")
-    table.add_column("messages", justify="right")
+    from dispatcher.report.labels import io_status_label
+
+    table = Table(title=_("IO status of campaign {campaign}").format(
+        campaign=summary.campaign_id))
+    table.add_column(_("status"))
+    table.add_column(_("messages"), justify="right")
     for status, n in summary.counts.items():
-        table.add_row(status, str(n))
+        label = io_status_label(status, tr().language) or status
+        table.add_row(f"{label} ({status})" if label != status else status, num(n))
     console.print(table)
-    console.print(
-        f"asked {summary.asked} ({summary.answered} answered, {summary.became_final} now final); "
-        f"{plan.final} already final, {plan.too_young} too recent, {plan.expired} past the "
-        f"horizon; {summary.open_after} still open · {summary.requests} requests, "
-        f"{summary.throttled} answered 429"
-    )
+    console.print(_(
+        "asked {asked} ({answered} answered, {final} now final); {already} already final, "
+        "{young} too recent, {expired} past the horizon; {open} still open · {requests} "
+        "requests, {throttled} answered 429").format(
+            asked=num(summary.asked), answered=num(summary.answered),
+            final=num(summary.became_final), already=num(plan.final),
+            young=num(plan.too_young), expired=num(plan.expired),
+            open=num(summary.open_after), requests=num(summary.requests),
+            throttled=num(summary.throttled)), markup=False)
     if summary.unfollowable:
-        console.print(
-            f"[yellow]{summary.unfollowable} row(s) have no message id to follow (ambiguous: "
-            "the answer was lost or was not IO's): they need attention, not settled. Check the "
-            "citizen's inbox or IO's back office before any --resend-ambiguous.[/]"
-        )
+        console.print("[yellow]" + escape(_(
+            "{n} row(s) have no message id to follow (ambiguous: the answer was lost or was "
+            "not IO's): they need attention, not settled. Check the citizen's inbox or IO's "
+            "back office first; only then, to send them again (a citizen may get two "
+            "copies): {command}").format(n=num(summary.unfollowable),
+                                         command=resend_command(summary))) + "[/]")
     if summary.counts.get(MessageStatus.REJECTED):
-        console.print(
-            "[yellow]REJECTED: the citizen has no IO profile or blocked the service. "
-            "Resending is pointless; reach them another way.[/]"
-        )
+        console.print("[yellow]" + escape(_(
+            "REJECTED: the citizen has no IO profile or blocked the service. Resending is "
+            "pointless; reach them another way.")) + "[/]")
     if summary.fatal or summary.stopped:
-        console.print(f"[yellow]{summary.fatal or summary.stopped}[/]")
+        console.print(f"[yellow]{escape(str(summary.fatal or summary.stopped))}[/]")
+
+
+def resend_command(summary: StatusResult) -> str:
+    """``dispatcher run FILE [its flags] --resend-ambiguous`` for this ledger's campaign.
+
+    ``status`` is given only the ledger, so the flags come from the campaign's last ``run``
+    as the audit trail recorded it; failing that, from the campaign's file and this ledger.
+    """
+    from dispatcher.commands.hints import Invocation, suggest
+    from dispatcher.ledger import LedgerError, open_for_reading
+
+    flags = ("--resend-ambiguous",)
+    try:
+        with open_for_reading(summary.ledger_path) as ledger:
+            runs = ledger.runs.of_campaign(summary.campaign_id)
+            record = ledger.campaigns.get(summary.campaign_id)
+    except LedgerError:
+        runs, record = [], None
+    for run in reversed(runs):
+        recorded = Invocation.recorded(run.command) if run.command else None
+        if recorded is not None and recorded.file is not None:
+            return suggest("run", recorded.file, flags=flags, invocation=recorded)
+    file = record.input_path if record is not None else "FILE"
+    return suggest("run", file, flags=flags,
+                   invocation=Invocation({"ledger": str(summary.ledger_path)}))

@@ -18,21 +18,37 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from dispatcher.commands._attachment_flags import (
+    CONVERT_PDFA,
+    MAX_ATTACHMENT_SIZE,
+    PDFA_VALIDATOR,
+    attachment_options,
+)
 from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
     abort,
     console,
     document_printed,
     err_console,
+    fail,
     json_errors,
+    ngettext,
+    num,
+    styled,
+    tr,
+    use_language,
 )
+from dispatcher.i18n import N_
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
 from dispatcher.vocabulary import ExitCode
 
@@ -44,42 +60,59 @@ MAX_PREVIEW = 100  # rows --preview may ask for at once
 _ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",
               "cp1252": "Windows-1252", "latin-1": "Latin-1", "iso8859-1": "Latin-1",
               "iso8859-15": "Latin-9", "mac-roman": "Mac Roman", "cp850": "DOS (cp850)"}
-_DELIMITERS = {";": "';'", ",": "','", "\t": "tab", "|": "'|'"}
+_DELIMITERS = {";": "';'", ",": "','", "\t": N_("tab"), "|": "'|'"}
+_SEVERITIES = {"warning": N_("warning"), "error": N_("error"), "notice": N_("notice")}
 _ROW_SPEC = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
 
 def _counts(counts: dict[Any, int]) -> str:
-    return ", ".join(f"{code} {n:,}" for code, n in counts.items())
+    return ", ".join(f"{code} {num(n)}" for code, n in counts.items())  # codes stay codes
 
 
-def read_as(campaign: Campaign) -> str:
-    """``CSV, UTF-8, delimiter ';'``: how the file was read, part of every summary."""
+def _english(text: str) -> str:
+    return text
+
+
+def read_as(campaign: Campaign, translate: Callable[[str], str] = _english) -> str:
+    """``CSV, UTF-8, delimiter ';'``: how the file was read, part of every summary.
+
+    English by default (the JSON document's ``read_as``); the summary passes its language.
+    """
     if campaign.kind != "csv":
-        return "Excel workbook"
+        return translate(N_("Excel workbook"))
     encoding = campaign.encoding or "utf-8"
     shown = _ENCODINGS.get(encoding, encoding)
     if shown != encoding and shown not in ("UTF-8", "UTF-16"):
         shown += f" ({encoding})"
     delimiter = campaign.delimiter or ","
-    return f"CSV, {shown}, delimiter {_DELIMITERS.get(delimiter, repr(delimiter))}"
+    marked = _DELIMITERS.get(delimiter, repr(delimiter))
+    return translate(N_("CSV, {encoding}, delimiter {delimiter}")).format(
+        encoding=shown, delimiter=translate(marked))
+
+
+def _tag(problem: Problem | FileProblem) -> str:
+    severity = str(problem.severity)
+    return "" if problem.is_error else f" ({_(_SEVERITIES.get(severity, severity))})"
 
 
 def _problem_line(campaign: Campaign, problem: Problem) -> str:
-    where = f"row {problem.row}" + (
-        f", column {campaign.column_title(problem.column)}" if problem.column else "")
-    tag = "" if problem.is_error else f" ({problem.severity})"
-    return f"  {where}: {problem.message}{tag} [{problem.code}]"
+    where = (_("row {row}, column {column}").format(
+                 row=problem.row, column=campaign.column_title(problem.column))
+             if problem.column else _("row {row}").format(row=problem.row))
+    return f"  {where}: {problem.message}{_tag(problem)} [{problem.code}]"
 
 
 def _file_problem_line(campaign: Campaign, problem: FileProblem) -> str:
     column = problem.column or ""
     if problem.code == "placeholder_missing":
-        where = f"placeholder {{{column}}}"
+        where = _("placeholder {name}").format(name=f"{{{column}}}")
+    elif column:
+        where = _("column {column}").format(column=campaign.column_title(column))
     else:
-        where = f"column {campaign.column_title(column)}" if column else "file"
-    tag = "" if problem.is_error else f" ({problem.severity})"
-    return (f"  {where}: {problem.message}{tag} [{problem.code}] — "
-            f"{problem.rows_affected:,} row(s)")
+        where = _("file")
+    rows = ngettext("{n} row(s)", "{n} row(s)", problem.rows_affected).format(
+        n=num(problem.rows_affected))
+    return f"  {where}: {problem.message}{_tag(problem)} [{problem.code}] — {rows}"
 
 
 def render_validation(
@@ -88,28 +121,39 @@ def render_validation(
 ) -> None:
     """The human summary: counts, notes, file and row problems, and (optionally) previews."""
     out = out or console
-    out.print(f"{campaign.path}"
-              + (f", template {campaign.template.path}" if campaign.template else ""),
-              markup=False)
-    out.print(f"  read as     {read_as(campaign)}", markup=False)
-    out.print(f"  rows        {campaign.row_count:>9,}", markup=False)
-    out.print(f"  valid       {campaign.valid_count:>9,}", markup=False)
-    out.print(f"  invalid     {campaign.invalid_count:>9,}   "
-              f"{_counts(campaign.invalid_by_reason())}", markup=False)
+    out.print(_("{path}, template {template}").format(
+        path=campaign.path, template=campaign.template.path) if campaign.template
+        else str(campaign.path), markup=False)
+    labels = [_("read as"), _("rows"), _("valid"), _("invalid"), _("duplicates"),
+              _("warnings")]
+    width = max(map(len, labels))
+
+    def line(label: str, value: int | str, note: str = "") -> None:
+        shown = num(value) if isinstance(value, int) else value
+        text = f"  {label:<{width + 2}}{shown:>9}" if isinstance(value, int) else \
+            f"  {label:<{width + 2}}{shown}"
+        out.print(f"{text}   {note}" if note else text, markup=False)
+
+    line(labels[0], read_as(campaign, _))
+    line(labels[1], campaign.row_count)
+    line(labels[2], campaign.valid_count)
+    line(labels[3], campaign.invalid_count, _counts(campaign.invalid_by_reason()))
     if campaign.duplicate_count:
-        out.print(f"  duplicates  {campaign.duplicate_count:>9,}   same fiscal code as an "
-                  "earlier row: one message per person, not sent", markup=False)
-    out.print(f"  warnings    {campaign.warning_count:>9,}   "
-              f"{_counts(campaign.warnings_by_code())}", markup=False)
+        line(labels[4], campaign.duplicate_count, _(
+            "same fiscal code as an earlier row: one message per person, not sent"))
+    line(labels[5], campaign.warning_count, _counts(campaign.warnings_by_code()))
     for note in campaign.notes:
-        err_console.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+        err_console.print(styled("yellow", _("note:")) + " " + escape(note), markup=True,
+                          highlight=False)
     if campaign.file_problems:
-        out.print("\nProblems of the whole file (said once, not per row):", markup=False)
+        out.print("\n" + _("Problems of the whole file (said once, not per row):"),
+                  markup=False)
         for file_problem in campaign.file_problems:
             out.print(_file_problem_line(campaign, file_problem), markup=False)
     problems = campaign.first_problems(max_problems)
     if problems:
-        out.print(f"\nFirst {len(problems)} row problem(s):", markup=False)
+        out.print("\n" + ngettext("First {n} row problem(s):", "First {n} row problem(s):",
+                                  len(problems)).format(n=num(len(problems))), markup=False)
         for problem in problems:
             out.print(_problem_line(campaign, problem), markup=False)
     if preview_rows:
@@ -122,44 +166,52 @@ def render_validation(
 def _render_row(campaign: Campaign, row: CampaignRow, out: Console) -> None:
     """One asked-for row: rendered when valid, else why it will not be sent."""
     if row.message is not None:
-        _render_preview(row, out, why="")
+        _render_preview(row, out, first=False)
         return
-    out.print(f"\nRow {row.row} ({row.state}): not sent", markup=False)
+    out.print("\n" + _("Row {row} ({state}): not sent").format(row=row.row, state=row.state),
+              markup=False)
     for problem in row.problems:
         out.print(_problem_line(campaign, problem), markup=False)
 
 
-def _render_preview(row: CampaignRow | None, out: Console,
-                    why: str = " (the first valid row)") -> None:
+def _render_preview(row: CampaignRow | None, out: Console, first: bool = True) -> None:
     if row is None or row.message is None:
-        out.print("\nNo valid row to preview.", markup=False)
+        out.print("\n" + _("No valid row to preview."), markup=False)
         return
-    from dispatcher.campaign.values import euro_text
-
+    t = tr()
     message = row.message
     content = message.content
-    out.print(f"\nPreview of row {row.row}{why}:", markup=False)
-    out.print(f"  to        {mask_fiscal_code(row.fiscal_code)}", markup=False)
-    out.print(f"  subject   {mask_fiscal_codes_in(content.subject)}", markup=False)
+    out.print("\n" + (_("Preview of row {row} (the first valid row):") if first
+                      else _("Preview of row {row}:")).format(row=row.row), markup=False)
+    fields = {"to": _("to"), "subject": _("subject"), "due": _("due date"),
+              "payment": _("payment"), "remote": _("remote")}
+    width = max(map(len, fields.values())) + 2
+    out.print(f"  {fields['to']:<{width}}{mask_fiscal_code(row.fiscal_code)}", markup=False)
+    out.print(f"  {fields['subject']:<{width}}{mask_fiscal_codes_in(content.subject)}",
+              markup=False)
     if content.due_date is not None:
-        local = datetime.fromisoformat(content.due_date).astimezone(ZoneInfo("Europe/Rome"))
-        out.print(f"  due date  {content.due_date} "
-                  f"({local:%d/%m/%Y %H:%M} in Italy)", markup=False)
+        local = t.datetime(datetime.fromisoformat(content.due_date))
+        out.print(f"  {fields['due']:<{width}}{content.due_date} "
+                  + _("({moment} in Italy)").format(moment=local), markup=False)
     payment = content.payment_data
     if payment is not None:
-        payee = payment.payee_fiscal_code or "the service's organisation"
-        after = " · invalid after due date" if payment.invalid_after_due_date else ""
-        out.print(f"  payment   {euro_text(payment.amount)} · notice "
-                  f"{payment.notice_number} · payee {payee}{after}", markup=False)
+        payee = payment.payee_fiscal_code or _("the service's organisation")
+        after = (" · " + _("invalid after due date")) if payment.invalid_after_due_date else ""
+        out.print(f"  {fields['payment']:<{width}}" + _(
+            "{amount} · notice {notice} · payee {payee}").format(
+                amount=t.euro(payment.amount), notice=payment.notice_number, payee=payee)
+            + after, markup=False)
     body = message.body()
     if "third_party_data" in body["content"]:
         remote = json.dumps(body["content"]["third_party_data"], ensure_ascii=False)
-        out.print(f"  remote    {mask_fiscal_codes_in(remote)}", markup=False)
-    for key in ("feature_level_type", "time_to_live"):
+        out.print(f"  {fields['remote']:<{width}}{mask_fiscal_codes_in(remote)}",
+                  markup=False)
+    for key in ("feature_level_type", "time_to_live"):  # IO's field names: codes
         if key in body:
             out.print(f"  {key}  {body[key]}", markup=False)
     for problem in row.problems:  # warnings of a valid row
-        out.print(f"  {problem.severity}: {problem.message} [{problem.code}]", markup=False)
+        severity = _(_SEVERITIES.get(str(problem.severity), str(problem.severity)))
+        out.print(f"  {severity}: {problem.message} [{problem.code}]", markup=False)
     out.print("  ─── markdown ───", markup=False)
     for line in mask_fiscal_codes_in(content.markdown).split("\n"):
         out.print(f"  {line}", markup=False)
@@ -293,25 +345,29 @@ def command(
         None, "--problems-csv", help="Write every problem to this CSV file."
     ),
     max_rows: int = typer.Option(1_000_000, "--max-rows", min=1, help="Refuse larger files."),
-    lang: str = typer.Option("en", "--lang", help="Language of problem messages: en or it."),
+    lang: str | None = LANG_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     preview: str | None = typer.Option(
         None, "--preview", help="Rows to preview, as the spreadsheet numbers them: 2,15 or "
         "20-22 (default: the first valid row).", show_default=False,
     ),
+    convert_pdfa: bool = CONVERT_PDFA,
+    pdfa_validator: str | None = PDFA_VALIDATOR,
+    max_attachment_size: str | None = MAX_ATTACHMENT_SIZE,
 ) -> None:
     """Check a campaign file (and template) against IO's rules; nothing is sent."""
     json_errors(json_output)  # --json: one JSON document on every way out
     from dispatcher.campaign import CampaignFileError, CampaignOptions, NoSuchRows, load_campaign
 
+    language = use_language(lang).language
     if amount_unit not in (None, "cents", "euro"):
-        abort(f"--amount-unit must be cents or euro, not {amount_unit!r}", ExitCode.INVALID_INPUT)
-    if lang not in ("en", "it"):
-        abort(f"--lang must be en or it, not {lang!r}", ExitCode.INVALID_INPUT)
+        fail(N_("--amount-unit must be cents or euro, not {value!r}"), ExitCode.INVALID_INPUT,
+             value=amount_unit)
     options = CampaignOptions(
         encoding=encoding, delimiter=delimiter, max_rows=max_rows,
         amount_unit=amount_unit,  # type: ignore[arg-type]
-        sheet=sheet, language=lang,  # type: ignore[arg-type]
+        sheet=sheet, language=language,
+        **attachment_options(convert_pdfa, pdfa_validator, max_attachment_size),
     )
     try:
         rows = parse_rows(preview) if preview is not None else None
@@ -330,8 +386,9 @@ def command(
                               preview_rows=rows)
         if problems_csv is not None:
             written = write_problems_csv(campaign, problems_csv)
-            err_console.print(f"{written:,} problem(s) written to {problems_csv}",
-                              markup=False)
+            err_console.print(ngettext("{n} problem(s) written to {path}",
+                                       "{n} problem(s) written to {path}", written).format(
+                                           n=num(written), path=problems_csv), markup=False)
     except CampaignFileError as exc:  # also from rows rendered after loading (guard.py)
         abort(str(exc), ExitCode.INVALID_INPUT)
     except NoSuchRows as exc:
@@ -339,12 +396,21 @@ def command(
     if campaign.has_errors:
         if not json_output:
             err_console.print(
-                f"[bold red]invalid:[/] {campaign.invalid_count:,} row(s) of {file} must be "
-                "fixed before sending", markup=True,
+                styled("bold red", _("invalid:")) + " " + escape(ngettext(
+                    "{n} row(s) of {path} must be fixed before sending",
+                    "{n} row(s) of {path} must be fixed before sending",
+                    campaign.invalid_count).format(n=num(campaign.invalid_count), path=file)),
+                markup=True,
             )
         raise typer.Exit(int(ExitCode.INVALID_INPUT))
     if not json_output:
-        dup = (f"; {campaign.duplicate_count:,} duplicate row(s) will not be sent"
-               if campaign.duplicate_count else "")
-        console.print(f"\nOK: {campaign.valid_count:,} message(s) ready{dup}.", markup=False)
+        # "(s)" in English, as before; the catalog has the proper Italian forms.
+        ready = ngettext("OK: {n} message(s) ready", "OK: {n} message(s) ready",
+                         campaign.valid_count).format(n=num(campaign.valid_count))
+        if campaign.duplicate_count:
+            ready += "; " + ngettext("{n} duplicate row(s) will not be sent",
+                                     "{n} duplicate row(s) will not be sent",
+                                     campaign.duplicate_count).format(
+                                         n=num(campaign.duplicate_count))
+        console.print(f"\n{ready}.", markup=False)
     raise typer.Exit(int(ExitCode.OK))

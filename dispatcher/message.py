@@ -130,6 +130,18 @@ class OutgoingMessage:
         """The same message for another recipient (a test send): content and hash unchanged."""
         return replace(self, fiscal_code=fiscal_code)
 
+    def with_third_party_id(self, third_party_id: str) -> OutgoingMessage:
+        """The same message pointing at another remote-content record.
+
+        A test send needs this: the tester's message must never carry the citizen's id, or
+        the tester's app would fetch that citizen's content.
+        """
+        remote = self.content.third_party_data
+        if remote is None:
+            return self
+        content = replace(self.content, third_party_data=replace(remote, id=third_party_id))
+        return replace(self, content=content)
+
     @classmethod
     def from_stored(cls, fiscal_code: str, stored: bytes) -> OutgoingMessage:
         """Rebuild a message from :meth:`stored` bytes (a resume reads them from the ledger)."""

@@ -25,6 +25,10 @@ stops at once as a configuration error, with every untried row still pending.
 Rows whose request provably never reached IO (connection refused, DNS, pool timeout) stay
 pending, never ``failed``: :attr:`Dispatch.unreached` counts them, and the next run takes them.
 
+The send window (``run --send-window``): a :class:`~dispatcher.schedule.SendGate` is asked
+before each new profile check and submit (before the intent), so no request starts while the
+window is shut; the ones in flight finish and are recorded.
+
 Stopping: once the stop policy is set, no worker takes a new row; rows cut off in
 ``sending`` before any byte left are listed in :attr:`Dispatch.never_sent` (the caller makes
 them pending again); rows cut off while their request was on the wire stay ``sending`` and
@@ -50,6 +54,7 @@ from dispatcher.ledger import Outcome
 from dispatcher.message import OutgoingMessage
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.profilecache import CachedProfiles
+from dispatcher.schedule import SendGate
 from dispatcher.stopping import FirstAnswers, StopPolicy
 from dispatcher.vocabulary import (
     PROFILE_OUTCOMES,
@@ -114,6 +119,7 @@ class Dispatch:
         concurrency: int = 16,
         on_outcome: OutcomeHook | None = None,
         profile_cache: CachedProfiles | None = None,
+        gate: SendGate | None = None,
     ) -> None:
         self.client = client
         self.writer = writer
@@ -123,6 +129,8 @@ class Dispatch:
         self.profile_cache = profile_cache
         """Asked before ``POST /profiles``; the caller flushes its last answers afterwards."""
         self._cache_thread = anyio.CapacityLimiter(1)
+        self.gate = gate
+        """The send window: asked before each new profile check and submit."""
         self.never_sent: set[int] = set()
         """Rows cut off in ``sending`` before any byte left: the caller makes them pending."""
         self.unreached = 0
@@ -174,7 +182,7 @@ class Dispatch:
     ) -> None:
         async with inbox, outbox:
             async for job in inbox:
-                if self.stops.is_set:
+                if self.stops.is_set or not await self._admitted():
                     continue  # stays pending: the next run takes it
                 cache = self.profile_cache
                 cached = cache.lookup(job.fiscal_code) if cache is not None else None
@@ -213,8 +221,8 @@ class Dispatch:
     async def _submit_worker(self, inbox: MemoryObjectReceiveStream[Job]) -> None:
         async with inbox:
             async for job in inbox:
-                if self.stops.is_set:
-                    continue
+                if self.stops.is_set or not await self._admitted():
+                    continue  # before the intent: a row waiting for the window is not sending
                 wire = WireState()
                 intent = Intent(job.row, job.fiscal_code, job.message.content_hash)
                 try:
@@ -239,6 +247,10 @@ class Dispatch:
                 await self._decide(job, Outcome(
                     job.row, SUBMIT_OUTCOMES[answer.kind], answer.http_status, answer.message_id,
                     answer.detail, answer.attempts))
+
+    async def _admitted(self) -> bool:
+        """Whether a new request may start: always without a send window."""
+        return self.gate is None or await self.gate.admit()
 
     def _not_taken(self, intent: Intent) -> None:
         """Refused: the commit recorded it already_sent. Postponed: it stays pending (the

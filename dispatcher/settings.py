@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.privacy import register_secret
+from dispatcher.schedule import SendWindow
 
 PRODUCTION_BASE_URL = "https://api.io.pagopa.it/api/v1"
 
@@ -109,6 +110,10 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     journal: Path | None = None  # the service's send journal; default: the state directory
+    content_store: Path | None = None  # the service's remote-content store; default: beside it
+    send_window: SendWindow | None = None  # new requests only in these hours (Europe/Rome)
+    # The service's MANAGE key (remote-content configurations): IO_MANAGE_KEY(_FILE) only.
+    manage_key: Secret = field(default_factory=lambda: Secret("", source="IO_MANAGE_KEY"))
 
     def require_api_key(self) -> str:
         if not self.api_key:
@@ -116,6 +121,14 @@ class Settings:
                 "no API key: set IO_API_KEY, or IO_API_KEY_FILE to a file holding the key"
             )
         return self.api_key.reveal()
+
+    def require_manage_key(self) -> str:
+        if not self.manage_key:
+            raise ConfigError(
+                "no manage key: set IO_MANAGE_KEY, or IO_MANAGE_KEY_FILE to a file holding the "
+                "service's MANAGE key (remote-content configurations need it)"
+            )
+        return self.manage_key.reveal()
 
 
 _KEY_ADVICE = (
@@ -180,19 +193,23 @@ def check_api_key(text: str, source: str) -> Secret:
     return Secret(text.strip(), source=source)
 
 
-def read_api_key(environ: dict[str, str] | os._Environ[str] | None = None) -> Secret:
+def read_api_key(environ: dict[str, str] | os._Environ[str] | None = None, *,
+                 variable: str = "IO_API_KEY") -> Secret:
     """Read and check the key from ``IO_API_KEY`` or the file named by ``IO_API_KEY_FILE``.
+
+    ``variable`` names another key read the same way (``IO_CONTENT_KEY`` and
+    ``IO_CONTENT_KEY_FILE``: the key IO sends to the content server).
 
     Raises :class:`ConfigError` for a file that cannot be read or is not text, and for a key
     IO cannot take (:func:`check_api_key`).
     """
     env = os.environ if environ is None else environ
-    if env.get("IO_API_KEY"):
-        return check_api_key(env["IO_API_KEY"], "IO_API_KEY")
-    key_file = env.get("IO_API_KEY_FILE")
+    if env.get(variable):
+        return check_api_key(env[variable], variable)
+    key_file = env.get(f"{variable}_FILE")
     if key_file:
         path = Path(key_file)
-        source = f"IO_API_KEY_FILE {path}"
+        source = f"{variable}_FILE {path}"
         try:
             with path.open("rb") as stream:
                 data = stream.read(_KEY_FILE_MAX_BYTES + 1)
@@ -226,6 +243,9 @@ def load_settings(
             data = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from None
+        if "manage_key" in data:
+            raise ConfigError(f"{config_file}: do not put the manage key in the config file; "
+                              "use IO_MANAGE_KEY_FILE")
         if "api_key" in data:
             raise ConfigError(
                 f"{config_file}: do not put the API key in the config file; use IO_API_KEY_FILE"
@@ -238,12 +258,19 @@ def load_settings(
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values.get("rate"), str):
         values["rate"] = RateSpec.parse(values["rate"])
-    if values.get("journal") is not None:
-        values["journal"] = Path(str(values["journal"])).expanduser()
+    for name in ("journal", "content_store"):
+        if values.get(name) is not None:
+            values[name] = Path(str(values[name])).expanduser()
     if "base_url" in values:
         values["base_url"] = str(values["base_url"]).strip().rstrip("/")
-    known = set(Settings.__dataclass_fields__) - {"api_key"}
+    if isinstance(values.get("send_window"), str):
+        try:
+            values["send_window"] = SendWindow.parse(values["send_window"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    known = set(Settings.__dataclass_fields__) - {"api_key", "manage_key"}
     unknown = set(values) - known
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    return Settings(api_key=read_api_key(env), **values)
+    return Settings(api_key=read_api_key(env),
+                    manage_key=read_api_key(env, variable="IO_MANAGE_KEY"), **values)

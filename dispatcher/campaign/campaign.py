@@ -49,11 +49,18 @@ from dispatcher.campaign.problems import (
     severity_of,
 )
 from dispatcher.campaign.reader import Table, read_table
+from dispatcher.campaign.remote_content import (
+    RemoteBuilder,
+    attachment_files,
+    conversion_notes,
+)
+from dispatcher.campaign.remote_template import REMOTE_TEXTS
 from dispatcher.campaign.row_status import DUPLICATE, INVALID, VALID
 from dispatcher.campaign.rules import Plan, Rule
 from dispatcher.campaign.template import Template, load_template, normalise_defaults
 from dispatcher.campaign.values import HTML_PATTERN, AmountUnit
-from dispatcher.message import MessageBuilder, OutgoingMessage
+from dispatcher.content.model import RemoteContent
+from dispatcher.message import Field, MessageBuilder, OutgoingMessage
 from dispatcher.privacy import mask_fiscal_codes_in, mask_if_fiscal_code
 from dispatcher.vocabulary import InputVerdict, Language
 
@@ -74,6 +81,12 @@ class CampaignOptions:
     sheet: str | int | None = None  # Excel: sheet name or 0-based index (default: first)
     language: Language = Language.EN  # language of Problem.message
     now: datetime | None = None  # "now" for the past-due-date warning (tests pin it)
+    # attachments (attachments.py): size cap, --convert-pdfa and where its copies go
+    # (default <campaign file>.dispatcher/pdfa), --pdfa-validator
+    max_attachment_bytes: int | None = None  # default 10 MB
+    convert_pdfa: bool = False
+    pdfa_dir: Path | None = None
+    pdfa_validator: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,8 @@ class CampaignRow:
     message: OutgoingMessage | None
     problems: tuple[Problem, ...]
     duplicate_of: int | None
+    send_after: datetime | None = None  # a valid row's ``invia_dal``: not sent before (UTC)
+    remote: RemoteContent | None = None  # what the content server serves (valid rows only)
 
     @property
     def content_hash(self) -> str | None:
@@ -157,9 +172,12 @@ class Campaign:
         self._columns = table.columns
         self._names = {label: name for name, label in table.columns.labels.items()}
         self._frame = table.frame
+        self.attachment_files = attachment_files(path, table.columns.names, template, options)
         self._plan = Plan(table.columns.names, template, defaults=defaults,
-                          amount_unit=self.amount_unit, now=now)
+                          amount_unit=self.amount_unit, now=now,
+                          attachment_files=self.attachment_files, language=options.language)
         self._evaluate(table.cell_problems)
+        self.notes += conversion_notes(self.attachment_files)  # known once files are judged
 
     def _evaluate(self, cell_problems: pl.DataFrame) -> None:
         judged = judge(self._plan, self._frame, self.template, self._columns, cell_problems,
@@ -182,6 +200,12 @@ class Campaign:
     def has_errors(self) -> bool:
         """Any invalid row (or file-level error). Duplicates alone are not errors."""
         return self.invalid_count > 0 or any(p.is_error for p in self.file_problems)
+
+    @property
+    def has_remote_content(self) -> bool:
+        """The file or template gives remote content (texts, precondition, attachments) that
+        dispatcher's content server must serve: ``run`` registers it before each submit."""
+        return bool(self._plan.remote_columns)
 
     def invalid_by_reason(self) -> dict[ProblemCode, int]:
         """Invalid rows per error code (a row with two problems counts under both)."""
@@ -226,6 +250,18 @@ class Campaign:
             for offset in range(0, frame.height, ROWS_CHUNK):
                 yield from self._materialise(frame.slice(offset, ROWS_CHUNK),
                                              status.slice(offset, ROWS_CHUNK))
+
+    def configuration_ids(self) -> list[str]:
+        """The distinct remote-content configurations the valid rows name, sorted.
+
+        ``run`` checks each with IO before the first submit; one polars pass, no rendering.
+        """
+        column = self._plan.message_columns.get(Field.CONFIGURATION_ID)
+        if column is None:
+            return []
+        valid = self._frame.filter(self._status.get_column("state") == VALID)
+        values = self._plan.lazy(valid).select(pl.col(column)).collect().to_series()
+        return sorted(v for v in values.drop_nulls().unique().to_list() if v)
 
     def preview(self) -> CampaignRow | None:
         """The first valid row, rendered; None when no row is valid."""
@@ -292,7 +328,9 @@ class Campaign:
         everyone = bool(valid.all())
         sendable = chunk if everyone else chunk.filter(valid)
         values = self._plan.message_values(sendable)
+        send_after = iter(self._plan.send_after(sendable) or ())
         build = MessageBuilder(self._plan.message_fields)
+        remote = RemoteBuilder(self._plan, self.attachment_files)
         columns = [values.get_column(name).to_list() for name in values.columns]
         codes_of_valid = iter(columns[0])
         records = zip(*columns[1:], strict=True)
@@ -301,8 +339,11 @@ class Campaign:
             state = states[i]
             if state == VALID:
                 code = next(codes_of_valid)
-                yield CampaignRow(number, code, InputVerdict.VALID, build(code, next(records)),
-                                  problems.get(number, ()), None)
+                record = next(records)
+                message = build(code, record)
+                yield CampaignRow(number, code, InputVerdict.VALID, message,
+                                  problems.get(number, ()), None, next(send_after, None),
+                                  remote=remote(message, record))
             else:
                 yield CampaignRow(number, codes[i] or "", _STATES[state], None,
                                   problems.get(number, ()), duplicates[i])
@@ -319,14 +360,17 @@ class Campaign:
         for problem in self._cell_problems_of(numbers):
             found[problem.row].append(problem)
             misread.add((problem.row, problem.column))
-        uses = {t: flagged.with_columns(uses_template(self._plan, t).alias("__u"))
-                .get_column("__u") for t in ("subject", "markdown")}
+        texts = ("subject", "markdown", *REMOTE_TEXTS)
+        used = self._plan.lazy(flagged).select(  # __row keeps literal columns row-long
+            pl.col("__row"), *(uses_template(self._plan, t).alias(t) for t in texts)).collect()
+        uses = {t: used.get_column(t) for t in texts}
         for rule in self._plan.rules:
             hits = details.get_column(rule.flag)
             # the row's share of a file problem: left out of the listing, told to the row
             told_once = (pl.repeat(False, len(hits), eager=True)
                          if rule.flag not in self._judged.hidden
                          else hits if rule.code is ProblemCode.PLACEHOLDER_MISSING
+                         or "once" in rule.context
                          else hits & uses[rule.column])  # a cell of its own is judged alone
             if listing:
                 hits = hits & ~told_once

@@ -5,11 +5,14 @@ hide the one fix. Such problems become one :class:`FileProblem` with the number 
 affect (and, for an unknown placeholder, the closest column of the file); the rows stay
 invalid -- nothing of them may be sent -- but the per-row listing does not repeat it.
 
-Two kinds are template-wide:
+Three kinds are template-wide:
 
 * an unknown placeholder (known without looking at the rows: the file has no such column);
-* a subject or text out of IO's limits in *every* row that takes it from the template
-  (rows whose own cell overrides the template are judged on their own, row by row).
+* a subject or text (remote ones included) out of IO's limits in *every* row that takes it
+  from the template (rows whose own cell overrides the template are judged on their own);
+* a rule made "once" (its context carries the sentence, ``once``, and the column, file or
+  setting it names, ``once_column``): a campaign-wide attachment that is not a good PDF/A,
+  remote content without ``require_secure_channels`` set for the whole campaign.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from dispatcher.vocabulary import Language
 LENGTH_CODES = frozenset({
     ProblemCode.SUBJECT_TOO_SHORT, ProblemCode.SUBJECT_TOO_LONG,
     ProblemCode.MARKDOWN_TOO_SHORT, ProblemCode.MARKDOWN_TOO_LONG,
+    ProblemCode.REMOTE_SUBJECT_TOO_SHORT, ProblemCode.REMOTE_SUBJECT_TOO_LONG,
+    ProblemCode.REMOTE_MARKDOWN_TOO_SHORT, ProblemCode.REMOTE_MARKDOWN_TOO_LONG,
 })
 
 

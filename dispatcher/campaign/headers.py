@@ -51,7 +51,19 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "original_receipt_date": (
         "original_receipt_date", "data_ricezione", "data_ricezione_originale",
     ),
+    "remote_subject": ("remote_subject", "oggetto_remoto", "titolo_remoto"),
+    "remote_markdown": ("remote_markdown", "remote_text", "testo_remoto", "messaggio_remoto"),
+    "precondition_title": ("precondition_title", "titolo_precondizione"),
+    "precondition_markdown": (
+        "precondition_markdown", "precondition_text", "testo_precondizione",
+    ),
+    "attachments": (
+        "attachments", "attachment_files", "allegati_file", "file_allegati", "file_allegato",
+        "percorsi_allegati",
+    ),
     "time_to_live": ("time_to_live", "ttl"),
+    # not sent to IO: the row waits in the ledger until then (dispatcher.schedule)
+    "send_after": ("send_after", "invia_dal", "inviare_dal", "invio_dal", "data_invio"),
     "require_secure_channels": ("require_secure_channels", "canali_sicuri"),
 }
 

@@ -61,6 +61,7 @@ class _Rules:
     warnings: list[Rule]
     placeholders: list[Rule]  # unknown placeholders: the template's fault wherever they hit
     lengths: list[Rule]  # lengths of a text the template provides: maybe the template's
+    once: list[Rule]  # the campaign's own choice (a template attachment): said once
 
     @classmethod
     def of(cls, plan: Plan, template: Template | None) -> _Rules:
@@ -70,7 +71,8 @@ class _Rules:
             [r for r in rules if severity_of(r.code) is Severity.WARNING],
             [r for r in rules if r.code is ProblemCode.PLACEHOLDER_MISSING],
             [r for r in rules if r.code in LENGTH_CODES and template is not None
-             and getattr(template, r.column, None) is not None],
+             and template.text(r.column) is not None],
+            [r for r in rules if "once" in r.context],
         )
 
     @property
@@ -137,7 +139,9 @@ def _chunk(plan: Plan, chunk: pl.DataFrame, rules: _Rules, by_code: dict[Problem
     from_template = {r.flag: pl.col(r.flag) & pl.col(f"__tpl_{r.column}") for r in rules.lengths}
     counts = flags.select(
         *(pl.any_horizontal(fs).sum().alias(code) for code, fs in by_code.items()),
-        *(pl.col(r.flag).sum().alias(r.flag) for r in (*rules.warnings, *rules.placeholders)),
+        *(pl.col(r.flag).sum().alias(r.flag)
+          for r in {r.flag: r for r in (*rules.warnings, *rules.placeholders, *rules.once)}
+          .values()),
         *(hit.sum().alias(f"hit{flag}") for flag, hit in from_template.items()),
         *(rendered.sum().alias(f"rendered_{t}") for t, rendered in measured.items()),
         *(pl.col(f"__tpl_len{r.flag}").filter(from_template[r.flag]).min()
@@ -152,7 +156,7 @@ def _chunk(plan: Plan, chunk: pl.DataFrame, rules: _Rules, by_code: dict[Problem
         if low is not None:
             seen = lengths.get(rule.flag, (low, high))
             lengths[rule.flag] = (min(low, seen[0]), max(high, seen[1]))
-    quiet = {r.flag for r in (*rules.placeholders, *rules.lengths)}
+    quiet = {r.flag for r in (*rules.placeholders, *rules.lengths, *rules.once)}
     return flags.select(
         pl.col("__cf"), pl.col("__tp"),
         pl.any_horizontal(rules.errors).alias("__error"),
@@ -169,9 +173,15 @@ def _chunk(plan: Plan, chunk: pl.DataFrame, rules: _Rules, by_code: dict[Problem
 def _file_problems(rules: _Rules, tally: Counter[str], lengths: dict[str, tuple[int, int]],
                    columns: Columns, language: Language,
                    ) -> tuple[tuple[FileProblem, ...], dict[str, str]]:
-    """Unknown placeholders that hit any row; lengths that fail every templated row."""
+    """Unknown placeholders that hit any row; lengths that fail every templated row; the
+    campaign's own choices ("once" rules) that hit any row."""
     found: list[FileProblem] = []
     messages: dict[str, str] = {}
+    for rule in rules.once:
+        if tally[rule.flag]:
+            found.append(FileProblem(rule.code, rule.context["once_column"],
+                                     rule.context["once"], tally[rule.flag]))
+            messages[rule.flag] = rule.context["once"]
     for rule in rules.placeholders:
         if tally[rule.flag]:
             problem = placeholder_problem(rule.context["placeholder"], columns,

@@ -61,6 +61,27 @@ class ProblemCode(StrEnum):
     ATTACHMENTS_NEED_ADVANCED = "attachments_need_advanced"
     THIRD_PARTY_ID_SHARED = "third_party_id_shared"
     CTA_FORMAT = "cta_format"
+    # remote content and attachments (remote_rules.py, attachments.py)
+    REMOTE_SUBJECT_TOO_SHORT = "remote_subject_too_short"
+    REMOTE_SUBJECT_TOO_LONG = "remote_subject_too_long"
+    REMOTE_MARKDOWN_TOO_SHORT = "remote_markdown_too_short"
+    REMOTE_MARKDOWN_TOO_LONG = "remote_markdown_too_long"
+    REMOTE_DETAILS_INCOMPLETE = "remote_details_incomplete"
+    REMOTE_CONTENT_MISSING = "remote_content_missing"
+    REMOTE_CONTENT_NOT_DECLARED = "remote_content_not_declared"
+    PRECONDITION_INCOMPLETE = "precondition_incomplete"
+    PRECONDITION_MISSING = "precondition_missing"
+    PRECONDITION_NOT_DECLARED = "precondition_not_declared"
+    ATTACHMENTS_MISSING = "attachments_missing"
+    ATTACHMENTS_NOT_DECLARED = "attachments_not_declared"
+    ATTACHMENT_MISSING = "attachment_missing"
+    ATTACHMENT_NOT_PDF = "attachment_not_pdf"
+    ATTACHMENT_ENCRYPTED = "attachment_encrypted"
+    ATTACHMENT_TOO_LARGE = "attachment_too_large"
+    ATTACHMENT_NAME = "attachment_name"
+    ATTACHMENT_ID_DUPLICATE = "attachment_id_duplicate"
+    ATTACHMENT_NOT_PDFA = "attachment_not_pdfa"
+    ATTACHMENT_VALIDATOR = "attachment_validator"
     # the cell as read from the file (reported by the reader, see CELL_PROBLEM_SCHEMA)
     INVALID_BYTES = "invalid_bytes"
     EXCEL_NUMBER = "excel_number"
@@ -68,12 +89,19 @@ class ProblemCode(StrEnum):
     SUBJECT_PERSONAL_DATA = "subject_personal_data"
     MARKDOWN_HTML = "markdown_html"
     DUE_DATE_PAST = "due_date_past"
+    SEND_AFTER_DUE_DATE = "send_after_due_date"
+    REMOTE_NOT_SECURE = "remote_not_secure"
+    COURTESY_TEXT_LONG = "courtesy_text_long"
+    ATTACHMENTS_WITHOUT_FILES = "attachments_without_files"
     # notice
     DUPLICATE = "duplicate"
 
 
 _WARNINGS = {
     ProblemCode.SUBJECT_PERSONAL_DATA, ProblemCode.MARKDOWN_HTML, ProblemCode.DUE_DATE_PAST,
+    ProblemCode.SEND_AFTER_DUE_DATE,
+    ProblemCode.REMOTE_NOT_SECURE, ProblemCode.COURTESY_TEXT_LONG,
+    ProblemCode.ATTACHMENTS_WITHOUT_FILES,
 }
 
 
@@ -229,6 +257,83 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
         "the call-to-action front matter is not as IO reads it: {value}",
         "l'intestazione delle call-to-action non è come la legge IO: {value}",
     ),
+    ProblemCode.REMOTE_SUBJECT_TOO_SHORT: (
+        f"the remote subject is {{length}} characters long, IO needs at least 10 ({_LIMITS_EN})",
+        f"l'oggetto remoto è lungo {{length}} caratteri, IO ne chiede almeno 10 ({_LIMITS_IT})",
+    ),
+    ProblemCode.REMOTE_SUBJECT_TOO_LONG: (
+        f"the remote subject is {{length}} characters long, IO allows at most 120 "
+        f"({_LIMITS_EN})",
+        f"l'oggetto remoto è lungo {{length}} caratteri, IO ne accetta al massimo 120 "
+        f"({_LIMITS_IT})",
+    ),
+    ProblemCode.REMOTE_MARKDOWN_TOO_SHORT: (
+        f"the remote text is {{length}} characters long, IO needs at least 80 ({_LIMITS_EN})",
+        f"il testo remoto è lungo {{length}} caratteri, IO ne chiede almeno 80 ({_LIMITS_IT})",
+    ),
+    ProblemCode.REMOTE_MARKDOWN_TOO_LONG: (
+        f"the remote text is {{length}} characters long, IO allows at most 10000 "
+        f"({_LIMITS_EN})",
+        f"il testo remoto è lungo {{length}} caratteri, IO ne accetta al massimo 10000 "
+        f"({_LIMITS_IT})",
+    ),
+    ProblemCode.REMOTE_DETAILS_INCOMPLETE: (
+        "remote content needs both a remote subject and a remote text, but {column} is empty",
+        "il contenuto remoto richiede sia l'oggetto sia il testo remoto, ma {column} è vuoto",
+    ),
+    ProblemCode.REMOTE_CONTENT_MISSING: (
+        "has_remote_content is true but the row has no remote subject and text: IO would show "
+        "the citizen an error",
+        "has_remote_content è vero ma la riga non ha oggetto e testo remoti: IO mostrerebbe "
+        "un errore al cittadino",
+    ),
+    ProblemCode.REMOTE_CONTENT_NOT_DECLARED: (
+        "the row has a remote subject and text but has_remote_content is false: IO would "
+        "never show them",
+        "la riga ha oggetto e testo remoti ma has_remote_content è falso: IO non li "
+        "mostrerebbe mai",
+    ),
+    ProblemCode.PRECONDITION_INCOMPLETE: (
+        "a precondition needs both a title and a text, but {column} is empty",
+        "una precondizione richiede sia il titolo sia il testo, ma {column} è vuoto",
+    ),
+    ProblemCode.PRECONDITION_MISSING: (
+        "has_precondition is {value} but the row has no precondition title and text: IO "
+        "would show the citizen an error",
+        "has_precondition è {value} ma la riga non ha titolo e testo della precondizione: IO "
+        "mostrerebbe un errore al cittadino",
+    ),
+    ProblemCode.PRECONDITION_NOT_DECLARED: (
+        "the row has a precondition but has_precondition is NEVER: IO would never show it "
+        "(leave has_precondition empty for ALWAYS, or write ONCE)",
+        "la riga ha una precondizione ma has_precondition è NEVER: IO non la mostrerebbe mai "
+        "(lasciare has_precondition vuoto per ALWAYS, o scrivere ONCE)",
+    ),
+    ProblemCode.ATTACHMENTS_MISSING: (
+        "has_attachments is true but the row lists no attachment file: IO would show the "
+        "citizen an error",
+        "has_attachments è vero ma la riga non indica alcun file allegato: IO mostrerebbe un "
+        "errore al cittadino",
+    ),
+    ProblemCode.ATTACHMENTS_NOT_DECLARED: (
+        "the row has attachments but has_attachments is false: IO would drop them",
+        "la riga ha allegati ma has_attachments è falso: IO li scarterebbe",
+    ),
+    ProblemCode.ATTACHMENT_MISSING: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_NOT_PDF: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_ENCRYPTED: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_TOO_LARGE: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_NAME: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_NOT_PDFA: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_VALIDATOR: ("attachment {value}", "allegato {value}"),
+    ProblemCode.ATTACHMENT_ID_DUPLICATE: (
+        "two attachments of this message have the id {value!r} (the same file listed twice, "
+        "or a file named like a campaign-wide attachment): each id must be unique within "
+        "the message",
+        "due allegati di questo messaggio hanno l'id {value!r} (lo stesso file indicato due "
+        "volte, o un file con il nome di un allegato comune alla campagna): ogni id deve "
+        "essere unico nel messaggio",
+    ),
     ProblemCode.INVALID_BYTES: (
         "the cell holds bytes that are not UTF-8 ({value}): re-export the file as CSV UTF-8",
         "la cella contiene byte che non sono UTF-8 ({value}): riesportare il file come CSV UTF-8",
@@ -252,6 +357,32 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
     ProblemCode.DUE_DATE_PAST: (
         "the due date {value} is already past",
         "la scadenza {value} è già passata",
+    ),
+    ProblemCode.REMOTE_NOT_SECURE: (
+        "remote content without require_secure_channels: IO forwards the courtesy text by "
+        "e-mail and shows it in the push notification; set require_secure_channels to true "
+        "for sensitive content",
+        "contenuto remoto senza require_secure_channels: IO inoltra il testo di cortesia per "
+        "e-mail e lo mostra nella notifica; impostare require_secure_channels a vero per "
+        "contenuti riservati",
+    ),
+    ProblemCode.COURTESY_TEXT_LONG: (
+        "the courtesy text is {value} characters long: the e-mail forward of a remote-content "
+        "message shows only the first 134",
+        "il testo di cortesia è lungo {value} caratteri: l'inoltro per e-mail di un messaggio "
+        "a contenuto remoto ne mostra solo i primi 134",
+    ),
+    ProblemCode.ATTACHMENTS_WITHOUT_FILES: (
+        "has_attachments is true but the campaign gives no attachment files: your own "
+        "content server must serve them, or IO shows the citizen an error",
+        "has_attachments è vero ma la campagna non indica file allegati: deve servirli il "
+        "vostro server dei contenuti, altrimenti IO mostra un errore al cittadino",
+    ),
+    ProblemCode.SEND_AFTER_DUE_DATE: (
+        "send after {value} is later than the due date: the citizen would get the message "
+        "once it is due",
+        "invia dal {value} è dopo la scadenza: il cittadino riceverebbe il messaggio a "
+        "scadenza già passata",
     ),
     ProblemCode.DUPLICATE: (
         "same fiscal code as row {other_row}: one message per person, this row is not sent",

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 from stdnum.exceptions import ValidationError
 from stdnum.it import iva
 
+from dispatcher.campaign import remote_rules
 from dispatcher.campaign import values as v
 from dispatcher.campaign.fiscal_code import normalise_expr, verdict_expr
 from dispatcher.campaign.headers import PERSONAL_KEYS
@@ -34,6 +36,10 @@ from dispatcher.campaign.template import (
     cta_problem,
 )
 from dispatcher.message import Field
+from dispatcher.vocabulary import Language
+
+if TYPE_CHECKING:
+    from dispatcher.campaign.attachments import AttachmentFiles
 
 TEXT_FIELDS = ("subject", "markdown")
 BOOLEAN_FIELDS = ("invalid_after_due_date", "has_remote_content", "has_attachments",
@@ -41,11 +47,14 @@ BOOLEAN_FIELDS = ("invalid_after_due_date", "has_remote_content", "has_attachmen
 CHOICES = {"feature_level_type": ("STANDARD", "ADVANCED"),
            "has_precondition": ("ALWAYS", "ONCE", "NEVER")}
 THIRD_PARTY_EXTRAS = ("configuration_id", "has_remote_content", "has_attachments",
-                      "has_precondition", "summary", "original_sender", "original_receipt_date")
+                      "has_precondition", "summary", "original_sender", "original_receipt_date",
+                      *remote_rules.REMOTE_COLUMNS)
 _BOOLEAN_MESSAGE_FIELDS = {"invalid_after_due_date": Field.INVALID_AFTER_DUE_DATE,
                            "require_secure_channels": Field.REQUIRE_SECURE_CHANNELS}
 # Fields whose own rule already reports a bad value, so a placeholder need not repeat it.
 _TYPED = ("amount", "due_date", "original_receipt_date")
+SEND_AFTER = "__send_after"
+_DATE_ONLY = r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{4})$"
 _FISCAL_VERDICTS = {"missing": P.FISCAL_CODE_MISSING, "temporary": P.FISCAL_CODE_TEMPORARY,
                     "format": P.FISCAL_CODE_FORMAT, "checksum": P.FISCAL_CODE_CHECKSUM,
                     "birth_date": P.FISCAL_CODE_BIRTH_DATE}
@@ -89,6 +98,18 @@ def _payee_verdicts(codes: pl.Series) -> pl.Series:
     return codes.replace_strict(verdicts, default=None, return_dtype=pl.String)
 
 
+def _day_start_if_date_only(text: pl.Expr, instant: pl.Expr) -> pl.Expr:
+    """A send-after date alone means from the start of that day in Italy (00:00 Rome).
+
+    ``parse_instant`` reads a date alone as the end of the day (right for a due date); a
+    send-after date is the day sending may begin. Midnight always exists in Rome (the clocks
+    change at 02:00 and 03:00), so the local date is taken back to 00:00 there.
+    """
+    midnight = (instant.dt.convert_time_zone(v.ROME).dt.date().cast(pl.Datetime("us"))
+                .dt.replace_time_zone(v.ROME).dt.convert_time_zone("UTC"))
+    return pl.when(text.str.contains(_DATE_ONLY)).then(midnight).otherwise(instant)
+
+
 class Plan:
     """How to derive payload values and rule flags from any slice of the input frame."""
 
@@ -100,8 +121,12 @@ class Plan:
         defaults: Mapping[str, str],
         amount_unit: v.AmountUnit,
         now: datetime,
+        attachment_files: AttachmentFiles | None = None,
+        language: Language = Language.EN,
     ) -> None:
         self.file_columns = frozenset(file_columns)
+        self.attachment_files = attachment_files  # judges attachment paths (attachments.py)
+        self.language = language  # of messages made while building (file-wide problems)
         self.defaults = dict(defaults)
         self.template = template
         self.amount_unit = amount_unit
@@ -110,6 +135,9 @@ class Plan:
         self.rules: list[Rule] = []
         self.message_columns: dict[Field, str] = {}
         """Which derived column holds each field of the outgoing message."""
+        self.remote_columns: dict[str, str] = {}
+        """Which derived column holds each remote text and the attachment cell
+        (remote_rules.py); empty when the campaign supplies no remote content."""
         self._build()
 
     # -- helpers --------------------------------------------------------------------------
@@ -215,6 +243,12 @@ class Plan:
             self._derive(2, "__due", v.iso_utc(due), Field.DUE_DATE)
             self._rule(P.DUE_DATE_PAST, "due_date", due < pl.lit(self.now),
                        self.value("due_date"))
+        after = self._instant("send_after")  # a bad value is a DATE_FORMAT error
+        if after is not None:
+            text = self.value("send_after")
+            after = self._derive(2, SEND_AFTER, _day_start_if_date_only(text, after))
+            if due is not None:
+                self._rule(P.SEND_AFTER_DUE_DATE, "send_after", after > due, text)
 
     def _scalars(self) -> None:
         for name in BOOLEAN_FIELDS:
@@ -245,6 +279,8 @@ class Plan:
         # Only cells count here: a campaign default alone does not ask for remote content.
         extras = [self._cell(n).is_not_null() for n in THIRD_PARTY_EXTRAS
                   if n in self.file_columns]
+        if self.template is not None and self.template.remote is not None:
+            extras.append(pl.lit(True))  # the template gives every row remote content
         if extras:
             self._rule(P.THIRD_PARTY_ID_MISSING, "third_party_id",
                        tp_id.is_null() & pl.any_horizontal(extras))
@@ -258,19 +294,14 @@ class Plan:
                    config.is_not_null() & ~config.str.contains(v.ULID_PATTERN), config)
         if self.has("configuration_id"):
             self._derive(1, "__tp_cfg", config, Field.CONFIGURATION_ID)
-        if self.has("has_attachments"):
+        # the flags as the message carries them: what the row supplies sets them
+        attach = remote_rules.declared_flags(self, tp_id)
+        if attach is not None:
             level = (pl.col("__c_feature_level_type") if self.has("feature_level_type")
                      else pl.lit("STANDARD"))
-            attach = pl.col("__b_has_attachments")
-            self._rule(P.ATTACHMENTS_NEED_ADVANCED, "has_attachments",
+            self._rule(P.ATTACHMENTS_NEED_ADVANCED,
+                       "has_attachments" if self.has("has_attachments") else "attachments",
                        tp_id.is_not_null() & attach & (level.fill_null("STANDARD") != "ADVANCED"))
-            self._derive(2, "__tp_attach", attach, Field.HAS_ATTACHMENTS)
-        if self.has("has_remote_content"):
-            self._derive(2, "__tp_remote", pl.col("__b_has_remote_content"),
-                         Field.HAS_REMOTE_CONTENT)
-        if self.has("has_precondition"):
-            self._derive(2, "__tp_pre", pl.col("__c_has_precondition"),
-                         Field.HAS_PRECONDITION)
         for name, column, target in (("summary", "__tp_summary", Field.SUMMARY),
                                      ("original_sender", "__tp_sender", Field.ORIGINAL_SENDER)):
             if self.has(name):
@@ -340,6 +371,7 @@ class Plan:
             if name in self.file_columns:
                 length = pl.when(cell.is_not_null()).then(v.utf16_length(cell)).otherwise(length)
             self._derive(3, f"__len_{name}", length)
+        remote_rules.add_remote_rules(self, uses)  # before placeholders: it adds to uses
         self._placeholders(uses)
         if "markdown" in self.file_columns:
             # A text from the file: its CTA front matter is checked per distinct value (the
@@ -386,7 +418,9 @@ class Plan:
         used_by: dict[str, list[str]] = {}
         seen: dict[tuple[str, str | None], Placeholder] = {}
         for text_name in uses:
-            compiled: Text = getattr(template, text_name)
+            compiled = template.text(text_name)
+            if compiled is None:
+                continue
             for placeholder in compiled.placeholders:
                 used_by.setdefault(placeholder.name, [])
                 if text_name not in used_by[placeholder.name]:
@@ -436,14 +470,21 @@ class Plan:
         ).collect()
 
     def message_values(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        """``__cf``, then one column per :attr:`message_fields`: the fast path for valid rows."""
-        columns = ["__cf", *self.message_columns.values()]
+        """``__cf``, one column per :attr:`message_fields`, then the :attr:`remote_columns`:
+        the fast path for valid rows."""
+        columns = ["__cf", *self.message_columns.values(), *self.remote_columns.values()]
         return self.lazy(chunk).select(pl.col(c) for c in columns).collect()
 
     @property
     def message_fields(self) -> tuple[Field, ...]:
         """The message fields :meth:`message_values` yields, in its column order after ``__cf``."""
         return tuple(self.message_columns)
+
+    def send_after(self, chunk: pl.DataFrame) -> list[datetime | None] | None:
+        """Each row's send-after instant (UTC), or None when the campaign has no such column."""
+        if not self.has("send_after"):
+            return None
+        return self.lazy(chunk).select(pl.col(SEND_AFTER)).collect().to_series().to_list()
 
     def fiscal_codes(self, chunk: pl.DataFrame) -> pl.Series:
         """Normalised fiscal codes (null for an empty cell)."""

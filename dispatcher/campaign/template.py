@@ -45,6 +45,7 @@ import yaml
 
 from dispatcher.campaign.headers import FIELDS, column_name, header_key
 from dispatcher.campaign.problems import CampaignFileError
+from dispatcher.campaign.remote_template import RemoteTemplate, parse_remote_section
 from dispatcher.campaign.values import AmountUnit
 
 HELPERS: dict[str, str] = {
@@ -55,7 +56,7 @@ HELPERS: dict[str, str] = {
     "maiuscolo": "upper", "upper": "upper",
     "minuscolo": "lower", "lower": "lower",
 }
-_TOP_KEYS = {"subject", "markdown", "amount_unit", "defaults"}
+_TOP_KEYS = {"subject", "markdown", "amount_unit", "defaults", "remote"}
 
 CTA_LOCALES = ("it", "en")
 CTA_KEYS = ("cta_1", "cta_2")
@@ -99,11 +100,19 @@ class Template:
     markdown: Text | None = None
     amount_unit: AmountUnit | None = None
     defaults: dict[str, str] = field(default_factory=dict)
+    remote: RemoteTemplate | None = None  # the [remote] section (remote_template.py)
 
     @property
     def placeholders(self) -> tuple[Placeholder, ...]:
         texts = [t for t in (self.subject, self.markdown) if t is not None]
+        texts += list(self.remote.texts) if self.remote else []
         return tuple(p for t in texts for p in t.placeholders)
+
+    def text(self, name: str) -> Text | None:
+        """A text by its column name: ``subject``, ``markdown`` or a remote one."""
+        if name in ("subject", "markdown"):
+            return getattr(self, name)  # type: ignore[no-any-return]
+        return self.remote.text(name) if self.remote else None
 
 
 def compile_text(text: str, where: str, path: object) -> Text:
@@ -308,6 +317,10 @@ def load_template(path: Path) -> Template:
         texts[key] = compile_text(value.strip(), key, path) if value and value.strip() else None
     if texts["markdown"] is not None:
         _check_cta(texts["markdown"], path)
+    remote = parse_remote_section(data["remote"], path, compile_text) \
+        if "remote" in data else None
+    if remote is not None and remote.markdown is not None:
+        _check_cta(remote.markdown, path)  # a broken --- block is a mistake there too
     unit = data.get("amount_unit")
     if unit is not None and unit not in ("cents", "euro"):
         raise CampaignFileError(path, f'amount_unit must be "cents" or "euro", not {unit!r}')
@@ -321,6 +334,7 @@ def load_template(path: Path) -> Template:
         markdown=texts["markdown"],
         amount_unit=unit,
         defaults=normalise_defaults(defaults, path),
+        remote=remote,
     )
     used = {p.name for p in template.placeholders}
     stray = [name for name in template.defaults if name not in FIELDS and name not in used]

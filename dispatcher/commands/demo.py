@@ -13,7 +13,15 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._output import console, err_console, refused
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    console,
+    err_console,
+    num,
+    refused,
+    use_language,
+)
 from dispatcher.vocabulary import ExitCode
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -29,9 +37,13 @@ def command(
     out: Path = typer.Option(Path("demo-run"), "--out", help="Folder for ledger and exports."),
     rate: str = typer.Option("120/5s", "--rate", help="Client budget (the simulator: 150/5s)."),
     seed: int = typer.Option(7, "--seed", help="Simulator population seed."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Run a sample campaign end to end against the embedded IO simulator (no network)."""
+    use_language(lang)
     from dispatcher.campaign import CampaignFileError, CampaignSource
+    from dispatcher.commands.demo_remote import remote_content_demo
+    from dispatcher.commands.hints import Invocation, suggest
     from dispatcher.commands.progress import RunProgress
     from dispatcher.commands.run import execute_run
     from dispatcher.commands.status import render_status
@@ -52,22 +64,28 @@ def command(
     try:
         campaign = source.load()
     except CampaignFileError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(_("error:") + f" {exc}", markup=False)
         raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
-    console.rule("1. validate")
+    console.rule(_("1. validate"))
     render_validation(campaign, max_problems=10, preview=True)
     _clear_demo_files(out)  # a fresh simulator has an empty inbox: start a fresh ledger too
     config = SimulatorConfig(population=PopulationConfig(seed=seed))
     ledger_path = out / "ledger.sqlite"
     with running_simulator(config) as sim:
-        console.rule(f"2. send to the IO simulator at {sim.base_url} (policy 150/5s)")
+        console.rule(_("2. send to the IO simulator at {url} (policy 150/5s)").format(
+            url=sim.base_url))
         # the simulator is a new service every time: its send journal lives with the demo
         settings = Settings(base_url=sim.base_url, api_key=Secret(DEFAULT_KEY),
                             rate=RateSpec.parse(rate), journal=out / "journal.sqlite")
         code = execute_run(source, settings=settings, ledger_path=ledger_path,
                            options=RunOptions(skip_invalid=True, export_dir=out),
-                           json_output=False, progress=RunProgress.for_terminal(err_console))
-        console.rule("3. ask IO what became of each message (dispatcher status)")
+                           json_output=False, progress=RunProgress.for_terminal(err_console),
+                           invocation=Invocation({"template": str(template),
+                                                  "ledger": str(ledger_path),
+                                                  "export_dir": str(out)}
+                                                 if template else {"ledger": str(ledger_path)},
+                                                 campaign_file))
+        console.rule(_("3. ask IO what became of each message (dispatcher status)"))
         time.sleep(2 * config.processing_delay_s)  # IO decides a moment after the 201
         try:
             status = check_statuses(settings=settings, ledger_path=ledger_path,
@@ -77,22 +95,30 @@ def command(
         render_status(status, json_output=False)
         stats = sim.stats()
         inbox = sim.inbox()
-    console.rule("4. reports (dispatcher report)")
+        console.rule(_("4. remote content: a message with a PDF/A attachment, opened in the app"))
+        remote_code = remote_content_demo(
+            sim, settings, out, translate=_,
+            invocation_for=lambda file, tpl, ledger: Invocation(
+                {"template": str(tpl), "ledger": str(ledger)}, file))
+    console.rule(_("5. reports (dispatcher report)"))
     report = make_report(ReportRequest(ledger_path, status.campaign_id, out,
                                        input_file=campaign_file))
     for kind, written in report.files.written.items():
         console.print(f"{kind}: {written}", markup=False)
-    console.rule("5. what the simulator saw")
+    console.rule(_("6. what the simulator saw"))
     most = max((len(msgs) for msgs in inbox.values()), default=0)
-    console.print(
-        f"{sum(len(m) for m in inbox.values())} messages stored for {len(inbox)} citizens "
-        f"(at most {most} per citizen); {_count(stats, 'requests')} requests, "
-        f"{_count(stats, 'throttled')} answered 429",
-        markup=False,
-    )
-    console.print(f"Rerun `dispatcher run {campaign_file} --template {template} --skip-invalid` "
-                  "against the real IO with IO_API_KEY set to send it for real.", markup=False)
-    raise typer.Exit(int(code))
+    console.print(_(
+        "{messages} messages stored for {citizens} citizens (at most {most} per citizen); "
+        "{requests} requests, {throttled} answered 429").format(
+            messages=num(sum(len(m) for m in inbox.values())), citizens=num(len(inbox)),
+            most=num(most), requests=_count(stats, "requests"),
+            throttled=_count(stats, "throttled")), markup=False)
+    real = Invocation({"template": str(template)} if template else {})
+    console.print(_("To send it for real, with IO_API_KEY set, against the real IO: "
+                    "{command}").format(command=suggest(
+                        "run", campaign_file, flags=("--skip-invalid",), invocation=real)),
+                  markup=False)
+    raise typer.Exit(int(code or remote_code))
 
 
 DEMO_FILES = ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.sqlite.lock",
@@ -106,8 +132,8 @@ def _clear_demo_files(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _count(stats: dict[str, object], name: str) -> object:
+def _count(stats: dict[str, object], name: str) -> str:
     value = stats.get(name)
     if isinstance(value, dict):
-        return value.get("total", sum(v for v in value.values() if isinstance(v, int)))
-    return value if value is not None else "?"
+        value = value.get("total", sum(v for v in value.values() if isinstance(v, int)))
+    return num(value) if isinstance(value, int) else "?"

@@ -62,6 +62,11 @@ def command(
         None, "--metrics-file",
         help="Also write a Prometheus textfile here (node_exporter textfile collector).",
     ),
+    content_store: Path | None = typer.Option(
+        None, "--content-store",
+        help="The content store whose opens the report shows for remote-content messages "
+             "(default: the settings' content_store, else the service's when IO_API_KEY is set).",
+    ),
 ) -> None:
     """Write results.csv / results.parquet (input columns + outcome + IO status), to_reach.csv
     (the citizens to reach another way), report.html (what is open, advice, charts, runs) and
@@ -85,7 +90,7 @@ def command(
     options = ReportOptions(formats=_formats(formats), lang=language, dialect=csv_dialect,
                             metrics_file=metrics_file)
     request = ReportRequest(resolve_ledger(ledger), campaign, out, input_file, encoding,
-                            delimiter, options)
+                            delimiter, options, _content_store(content_store))
     try:
         result = make_report(request)
     except OperationRefused as exc:
@@ -97,6 +102,18 @@ def command(
     else:
         render_report(result.files, language)
     raise typer.Exit(int(result.exit_code))
+
+
+def _content_store(flag: Path | None) -> Path | None:
+    """The store to read opens from; a report needs no key, so settings are best effort."""
+    from dispatcher.operations.content import report_content_store
+    from dispatcher.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError:
+        settings = None
+    return report_content_store(settings, flag)
 
 
 def render_report(files: ReportFiles, lang: Language) -> None:

@@ -10,14 +10,33 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, err_console, json_errors, refused
+from dispatcher.commands._attachment_flags import (
+    CONVERT_PDFA,
+    MAX_ATTACHMENT_SIZE,
+    PDFA_VALIDATOR,
+    attachment_options,
+)
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    err_console,
+    fail,
+    json_errors,
+    num,
+    refused,
+    use_language,
+)
+from dispatcher.i18n import N_
+from dispatcher.schedule import OutsideWindow
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
     from dispatcher.campaign import CampaignSource
+    from dispatcher.commands.hints import Invocation
     from dispatcher.commands.progress import RunProgress
     from dispatcher.operations.run import RunOptions, SendPreview
     from dispatcher.profilecache import ProfileCacheUse
+    from dispatcher.report import CsvDialect
     from dispatcher.settings import Settings
 
 
@@ -30,7 +49,8 @@ def parse_deadline(text: str, now: datetime | None = None) -> datetime:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise typer.BadParameter(f"{text!r} is not HH:MM nor an ISO date-time") from None
+            raise typer.BadParameter(_("{value!r} is neither HH:MM nor an ISO date-time")
+                                     .format(value=text)) from None
         return moment if moment.tzinfo else moment.astimezone()
     candidate = now.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
     return candidate if candidate > now else candidate + timedelta(days=1)
@@ -72,6 +92,19 @@ def command(
         help="The service's send journal (default: the settings' journal, else "
              "$XDG_STATE_HOME/dispatcher/journals/SERVICE.sqlite).",
     ),
+    csv_dialect: str = typer.Option(
+        "excel", "--csv-dialect", metavar="excel|plain",
+        help="results.csv and to_reach.csv for Excel (';', BOM, Rome times, titles in the "
+             "chosen language) or plain for programs (',', UTC ISO times, codes).",
+    ),
+    convert_pdfa: bool = CONVERT_PDFA,
+    pdfa_validator: str | None = PDFA_VALIDATOR,
+    max_attachment_size: str | None = MAX_ATTACHMENT_SIZE,
+    content_store: Path | None = typer.Option(
+        None, "--content-store",
+        help="Where remote content is registered for the content server (default: the "
+             "settings' content_store, else $XDG_STATE_HOME/dispatcher/content/SERVICE.sqlite).",
+    ),
     operator: str | None = typer.Option(
         None, "--operator", help="Who runs it, for the audit trail (default: "
         "DISPATCHER_OPERATOR, else the OS user).",
@@ -89,6 +122,15 @@ def command(
     ),
     stop_file: Path | None = typer.Option(
         None, "--stop-file", help="Stop gracefully when this file appears."
+    ),
+    send_window: str | None = typer.Option(
+        None, "--send-window", metavar="HH:MM-HH:MM",
+        help="Start requests only in these hours, Italian time, e.g. 08:00-20:00 (or "
+             "22:00-06:00); default: the config's send_window, else any hour.",
+    ),
+    outside_window: OutsideWindow = typer.Option(
+        OutsideWindow.WAIT, "--outside-window", case_sensitive=False,
+        help="Outside the send window: wait until it opens, or exit 75 (cron resumes later).",
     ),
     grace: float = typer.Option(30.0, "--grace", help="Seconds in-flight requests get on stop."),
     export_dir: Path | None = typer.Option(
@@ -120,6 +162,7 @@ def command(
              "collector).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     # Long: one typer.Option per flag (they are the command's --help); the body is short.
     """Validate FILE, then check each recipient's profile and send one message per fiscal code.
@@ -128,37 +171,43 @@ def command(
     and rows whose send may have reached IO are marked ambiguous instead of being resent.
     """
     json_errors(json_output)  # --json: one JSON document on every way out
+    language = use_language(lang).language
     from dispatcher.campaign import CampaignOptions, CampaignSource
     from dispatcher.commands.progress import RunProgress
+    from dispatcher.operations.exports import ExportOptions
     from dispatcher.operations.run import RunOptions
     from dispatcher.paths import default_ledger_path
     from dispatcher.settings import ConfigError, load_settings
     from dispatcher.stopping import StopOptions
 
     try:
-        settings = load_settings(config_file=config, rate=rate, concurrency=concurrency)
+        settings = load_settings(config_file=config, rate=rate, concurrency=concurrency,
+                                 send_window=send_window)
         if check_profiles or not dry_run:
             settings.require_api_key()
     except ConfigError as exc:
-        abort(str(exc), ExitCode.CONFIG_ERROR)
+        fail("{message}", ExitCode.CONFIG_ERROR, message=str(exc))
     source = CampaignSource(file, template,
-                            CampaignOptions(encoding=encoding, delimiter=delimiter))
+                            CampaignOptions(encoding=encoding, delimiter=delimiter,
+                                            language=language,
+                                            **attachment_options(convert_pdfa, pdfa_validator,
+                                                                 max_attachment_size)))
     ledger_path = ledger or default_ledger_path(file)
     cache = profile_cache_use(profile_cache, profile_cache_file, ledger_path)
     if dry_run:
         from dispatcher.commands.dry_run import execute_dry_run
 
         if cache is not None and not check_profiles:
-            abort("--profile-cache with --dry-run needs --check-profiles (the dry run then "
-                  "checks only what the cache does not know, and seeds it)",
-                  ExitCode.INVALID_INPUT)
+            fail(N_("--profile-cache with --dry-run needs --check-profiles (the dry run then "
+                    "checks only what the cache does not know, and seeds it)"),
+                 ExitCode.INVALID_INPUT)
         raise typer.Exit(int(execute_dry_run(
             source, settings=settings, ledger_path=ledger_path,
             check_profiles=check_profiles, json_output=json_output, profile_cache=cache,
         )))
     if check_profiles:
-        abort("--check-profiles only goes with --dry-run (a real run checks every profile)",
-              ExitCode.INVALID_INPUT)
+        fail(N_("--check-profiles only goes with --dry-run (a real run checks every profile)"),
+             ExitCode.INVALID_INPUT)
     options = RunOptions(
         stops=StopOptions(grace_seconds=grace,
                           deadline=parse_deadline(deadline) if deadline else None,
@@ -166,12 +215,25 @@ def command(
         skip_invalid=skip_invalid, resend_ambiguous=resend_ambiguous, retry_failed=retry_failed,
         allow_resend=allow_resend, new_campaign=new_campaign, require_test=require_test,
         profile_cache=cache, export_dir=export_dir, journal=journal, operator=operator,
+        content_store=content_store,
+        export_options=ExportOptions(dialect=_dialect(csv_dialect), lang=language),
+        outside_window=outside_window,
     )
     code = execute_run(source, settings=settings, ledger_path=ledger_path, options=options,
                        json_output=json_output, progress=RunProgress.for_terminal(err_console),
                        metrics_file=metrics_file,
                        confirm=None if yes or not interactive() else confirm_send)
     raise typer.Exit(int(code))
+
+
+def _dialect(text: str) -> CsvDialect:
+    from dispatcher.report import CsvDialect
+
+    try:
+        return CsvDialect(text.strip().lower())
+    except ValueError:
+        fail(N_("--csv-dialect must be excel or plain, not {value!r}"), ExitCode.INVALID_INPUT,
+             value=text)
 
 
 def interactive() -> bool:
@@ -183,18 +245,22 @@ def interactive() -> bool:
 
 def confirm_send(preview: SendPreview) -> bool:
     """The last look before a real send: what, to whom, through which service, how long."""
+    from rich.markup import escape
     from rich.prompt import Confirm
 
     from dispatcher.durations import format_estimate
 
-    kind = "resuming" if preview.resumed else "new"
-    err_console.print(
-        f"About to send [bold]{preview.messages:,}[/] message(s), one each to "
-        f"{preview.messages:,} citizen(s) (campaign {preview.campaign_id}, {kind}),\n"
-        f"through IO at {preview.base_url} (service {preview.service}), "
-        f"at {preview.rate}: about {format_estimate(preview.estimated_s)}."
-    )
-    return Confirm.ask("Send now?", console=err_console, default=False)
+    kind = _("resuming") if preview.resumed else _("new")
+    estimate = format_estimate(preview.estimated_s)
+    if estimate == "under a minute":
+        estimate = _("under a minute")
+    err_console.print(escape(_(
+        "About to send {n} message(s), one each to {n} citizen(s) (campaign {campaign}, "
+        "{kind}),\nthrough IO at {url} (service {service}), at {rate}: about {estimate}."
+    ).format(n=num(preview.messages), campaign=preview.campaign_id, kind=kind,
+             url=preview.base_url, service=preview.service, rate=preview.rate,
+             estimate=estimate)))
+    return Confirm.ask(_("Send now?"), console=err_console, default=False)
 
 
 def profile_cache_use(
@@ -206,15 +272,16 @@ def profile_cache_use(
 
     if ttl is None:
         if path is not None:
-            abort("--profile-cache-file needs --profile-cache TTL (how old an answer may be)",
-                  ExitCode.INVALID_INPUT)
+            fail(N_("--profile-cache-file needs --profile-cache TTL (how old an answer may "
+                    "be)"), ExitCode.INVALID_INPUT)
         return None
     try:
         max_age_s = parse_duration(ttl)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--profile-cache") from None
     if max_age_s <= 0:
-        raise typer.BadParameter("a TTL above zero, such as 36h", param_hint="--profile-cache")
+        raise typer.BadParameter(_("a TTL above zero, such as 36h"),
+                                 param_hint="--profile-cache")
     return ProfileCacheUse(path or default_cache_path(ledger_path), max_age_s)
 
 
@@ -228,8 +295,12 @@ def execute_run(
     progress: RunProgress | None,
     metrics_file: Path | None = None,
     confirm: Callable[[SendPreview], bool] | None = None,
+    invocation: Invocation | None = None,
 ) -> ExitCode:
-    """Run the operation, print its summary; shared by ``run`` and ``demo``."""
+    """Run the operation, print its summary; shared by ``run`` and ``demo``.
+
+    ``invocation``: whose flags the advice in the summary repeats (default: this process's).
+    """
     from dispatcher.commands.progress import render_summary
     from dispatcher.commands.validate import render_validation, validation_document
     from dispatcher.operations.errors import CampaignInvalid, OperationRefused
@@ -249,7 +320,7 @@ def execute_run(
         refused(exc)
     except OperationRefused as exc:
         refused(exc)
-    render_summary(result, result.exports, json_output=json_output)
+    render_summary(result, result.exports, json_output=json_output, rerun=invocation)
     if metrics_file is not None:
         from dispatcher.commands._metrics import leave_metrics
 

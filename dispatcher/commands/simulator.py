@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console
+from dispatcher.commands._output import _, abort, console, err_console
 from dispatcher.vocabulary import ExitCode
 
 DEFAULT_PORT = 8787
@@ -19,6 +19,7 @@ def _share(help_text: str) -> Any:
 
 
 def command(
+    context: typer.Context,
     host: str | None = typer.Option(
         None, "--host",
         help="Address to listen on (default: 127.0.0.1). A non-loopback address is served "
@@ -31,7 +32,7 @@ def command(
         None, "--keys-file",
         help="TOML or JSON file with a 'keys' list (key, ente, service_id, sandbox, "
              "authorized_recipients, premium_write, premium_read, third_party, payee, "
-             "feed_read, max_allowed_payment_amount, remote_configurations, "
+             "feed_read, max_allowed_payment_amount, remote_configurations, manage, "
              "organization_fiscal_code), optional 'rate' and 'ente_rates'. Replaces the "
              "default key 'demo-key'.",
         show_default=False,
@@ -111,14 +112,20 @@ def command(
 
     The default key is 'demo-key' (ente 'demo', service 'demo-service') with every
     permission: Premium, third-party data, payee, subscriptions feed, payments up to
-    9999999999 cents and the remote-content configuration 01J0000000000000000000DEM0.
+    9999999999 cents and the remote-content configuration 01J0000000000000000000DEM0; it is
+    also the MANAGE key of the configuration API (IO_MANAGE_KEY=demo-key for rc-config).
     The API is under /api/v1; point the dispatcher at it with
     IO_BASE_URL=http://127.0.0.1:PORT/api/v1 IO_API_KEY=demo-key.
 
     The control surface (no key, no rate limit) is under /__sim__/: GET inbox, inbox/{cf},
     stats, config; PATCH config (faults, rate, ...); POST reset, citizens/{cf}
-    (consent/profile), messages/{id} (read/paid), feed, clock/advance.
+    (consent/profile), messages/{id} (read/paid), feed, clock/advance, open (as the app).
+
+    `dispatcher simulator open MESSAGE_ID` opens a stored message as IO's backend does for
+    the app (remote content fetched from the configuration's base URL) and prints it.
     """
+    if context.invoked_subcommand is not None:  # ``dispatcher simulator open …``
+        return
     from dispatcher.simulator import ConfigError
 
     try:
@@ -223,13 +230,13 @@ def _serve(config: Any, host: str | None, port: int, log_level: str) -> None:
     shown = f"[{address}]" if ":" in address else address
     url = f"http://{shown}:{bound}"
     if host is not None and not _is_loopback(address):
-        err_console.print(f"[yellow]warning:[/] serving on {address}: anyone who can reach it "
-                          "can use the public demo keys", markup=True)
+        err_console.print(_("warning: serving on {address}: anyone who can reach it can use "
+                            "the public demo keys").format(address=address), markup=False,
+                          style="yellow")
     console.print(f"IO simulator: {url}/api/v1 (control: {url}/__sim__)", markup=False)
-    err_console.print(
-        f"keys: {', '.join(k.ente + '/' + k.service_id for k in config.keys)} · "
-        f"rate {config.rate} per ente · Ctrl+C stops", markup=False,
-    )
+    err_console.print(_("keys: {keys} · rate {rate} per ente · Ctrl+C stops").format(
+        keys=", ".join(k.ente + "/" + k.service_id for k in config.keys), rate=config.rate),
+        markup=False)
     # uvicorn re-raises the Ctrl+C it handled after a graceful stop: that is a normal exit.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
@@ -244,3 +251,79 @@ def _is_loopback(address: str) -> bool:
         return ipaddress.ip_address(resolved).is_loopback
     except (OSError, ValueError):
         return False
+
+
+def open_command(
+    message_id: str = typer.Argument(..., metavar="MESSAGE_ID",
+                                     help="The message id IO gave (the ledger keeps it)."),
+    fiscal_code: str | None = typer.Option(
+        None, "--fiscal-code", help="The recipient: another citizen's message is 'no such "
+        "message', as in the app.", show_default=False),
+    url: str | None = typer.Option(
+        None, "--url", help="The simulator (default: IO_BASE_URL without /api/v1, else "
+        f"http://127.0.0.1:{DEFAULT_PORT}).", show_default=False),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Open a message as IO's backend does for the app, and print what the citizen sees.
+
+    For a remote-content message the simulator calls the configuration's base URL with its
+    key header and the citizen's fiscal_code (Lollipop-signed when enabled) and applies IO's
+    checks. Exit codes: 0 shown · 2 no such message, or not in the inbox · 3 IO would show
+    an error (502 bad or missing content/attachments, 415 not a PDF, 503 not ready) ·
+    4 the simulator cannot be reached.
+    """
+    import os
+
+    import httpx
+
+    from dispatcher.commands._output import json_errors, print_document
+
+    json_errors(json_output)
+    base = url or os.environ.get("IO_BASE_URL", "").removesuffix("/").removesuffix("/api/v1")
+    base = base or f"http://127.0.0.1:{DEFAULT_PORT}"
+    body = {"message_id": message_id, **({"fiscal_code": fiscal_code} if fiscal_code else {})}
+    try:
+        response = httpx.post(f"{base.rstrip('/')}/__sim__/open", json=body, timeout=60)
+        answer = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        abort(f"cannot reach the simulator at {base}: {type(exc).__name__}",
+              ExitCode.CONFIG_ERROR)
+    status = response.status_code
+    code = (ExitCode.OK if status == 200 else ExitCode.INVALID_INPUT if status in (400, 404, 409)
+            else ExitCode.INCOMPLETE)
+    if json_output:
+        print_document({"ok": status == 200, "http_status": status, **answer,
+                        "exit_code": int(code)})
+        raise typer.Exit(int(code))
+    if status != 200:
+        reason = answer.get("error") or f"{status} {answer.get('reason')}: {answer.get('detail')}"
+        abort(f"IO would show an error: {reason}" if code == ExitCode.INCOMPLETE else reason, code)
+    print_opened(answer)
+
+
+def print_opened(view: dict[str, Any]) -> None:
+    """What the app shows of an opened message, in the language in use."""
+    if view["remote_content"] or "environment" in view:
+        where = _("{environment} environment, Lollipop {lollipop}, {requests} request(s) to "
+                  "the ente").format(environment=view["environment"],
+                                     lollipop=_("on") if view["lollipop"] else _("off"),
+                                     requests=view["requests"])
+    else:
+        where = _("a message without remote content")
+    lines = [_("Opened as the app would ({where}):").format(where=where),
+             _("Subject: {subject}").format(subject=view["subject"]), "",
+             str(view["markdown"]), ""]
+    precondition = view.get("precondition")
+    if precondition:
+        lines += [_("Precondition: {title}").format(title=precondition["title"]),
+                  str(precondition["markdown"]), ""]
+    for item in view.get("attachments") or []:
+        lines.append(_("Attachment {name}: {size} bytes, sha256 {sha256}").format(
+            name=item["name"] or item["id"], size=item["size"], sha256=item["sha256"]))
+    console.print("\n".join(lines).rstrip(), markup=False)
+
+
+app = typer.Typer(add_completion=False, help="Serve the IO simulator; `open` a message as "
+                  "the app does.")
+app.callback(invoke_without_command=True)(command)
+app.command("open")(open_command)

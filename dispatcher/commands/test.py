@@ -7,7 +7,23 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._output import abort, console, json_errors, refused
+from dispatcher.commands._attachment_flags import (
+    CONVERT_PDFA,
+    MAX_ATTACHMENT_SIZE,
+    PDFA_VALIDATOR,
+    attachment_options,
+)
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    console,
+    fail,
+    json_errors,
+    ngettext,
+    num,
+    refused,
+    use_language,
+)
 from dispatcher.vocabulary import ExitCode
 
 
@@ -17,7 +33,8 @@ def _row_numbers(text: str | None) -> list[int] | None:
     try:
         return [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a list of row numbers like 2,15") from None
+        raise typer.BadParameter(_("{value!r} is not a list of row numbers like 2,15")
+                                 .format(value=text)) from None
 
 
 def command(
@@ -41,6 +58,14 @@ def command(
     encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
     delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    convert_pdfa: bool = CONVERT_PDFA,
+    pdfa_validator: str | None = PDFA_VALIDATOR,
+    max_attachment_size: str | None = MAX_ATTACHMENT_SIZE,
+    content_store: Path | None = typer.Option(
+        None, "--content-store",
+        help="Where a tester's remote content is registered (default: as for run).",
+    ),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     # Long: one typer.Option per flag (they are the command's --help); the body is short.
     """Send chosen rows of FILE, rendered exactly as for the citizens, to test recipients.
@@ -49,7 +74,9 @@ def command(
     `run --require-test` refuses to start until one of them was accepted by IO.
     """
     json_errors(json_output)  # --json: one JSON document on every way out
+    language = use_language(lang).language
     from dispatcher.campaign import CampaignFileError, CampaignOptions, load_campaign
+    from dispatcher.commands.hints import suggest
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.operations.test_send import (
         TestSendError,
@@ -65,20 +92,23 @@ def command(
         settings = load_settings(config_file=config)
         settings.require_api_key()
     except ConfigError as exc:
-        abort(str(exc), ExitCode.CONFIG_ERROR)
+        fail("{message}", ExitCode.CONFIG_ERROR, message=str(exc))
     try:
         recipients = parse_recipients(to)
         campaign = load_campaign(
             file, template=template,
-            options=CampaignOptions(encoding=encoding, delimiter=delimiter),
+            options=CampaignOptions(encoding=encoding, delimiter=delimiter, language=language,
+                                    **attachment_options(convert_pdfa, pdfa_validator,
+                                                         max_attachment_size)),
         )
         chosen = pick_rows(campaign, rows=_row_numbers(rows), count=count)
     except (TestSendError, CampaignFileError) as exc:
-        abort(str(exc), ExitCode.INVALID_INPUT)
+        fail("{message}", ExitCode.INVALID_INPUT, message=str(exc))
     ledger_path = ledger or default_ledger_path(file)
     try:
         summary = send_tests(campaign, settings=settings, ledger_path=ledger_path,
-                             recipients=recipients, rows=chosen)
+                             recipients=recipients, rows=chosen,
+                             content_store=content_store)
     except OperationRefused as exc:
         refused(exc)
     if json_output:
@@ -97,22 +127,29 @@ def command(
             "ledger": str(ledger_path),
         }))
     else:
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"Test sends of {file.name}")
-        for column in ("row", "recipient", "outcome", "IO message id / detail"):
+        from dispatcher.report.labels import outcome_label
+
+        table = Table(title=_("Test sends of {name}").format(name=file.name))
+        for column in (_("row"), _("recipient"), _("outcome"), _("IO message id / detail")):
             table.add_column(column)
         for s in summary.sends:
-            table.add_row(str(s.source_row), mask_fiscal_code(s.recipient), s.outcome,
+            table.add_row(str(s.source_row), mask_fiscal_code(s.recipient),
+                          f"{outcome_label(s.outcome, language)} ({s.outcome})",
                           s.message_id or s.detail or "")
         console.print(table)
         if summary.all_sent:
-            flag = f" -t {template}" if template else ""
-            console.print("Check the messages (the test citizen's copy arrives by e-mail), then "
-                          f"run: dispatcher run {file}{flag} --require-test", markup=False)
+            console.print(_("Check the messages (the test citizen's copy arrives by e-mail), "
+                            "then run: {command}").format(
+                command=suggest("run", file, flags=("--require-test",))), markup=False)
         if summary.recovered:
-            console.print(f"[yellow]{summary.recovered} earlier test send(s) were in flight "
-                          "when a process stopped: recorded as ambiguous.[/]")
+            console.print("[yellow]" + escape(ngettext(
+                "{n} earlier test send was in flight when a process stopped: recorded as "
+                "ambiguous.", "{n} earlier test sends were in flight when a process stopped: "
+                "recorded as ambiguous.", summary.recovered).format(n=num(summary.recovered)))
+                + "[/]")
         if summary.fatal or summary.stopped:
-            console.print(f"[red]{summary.fatal or summary.stopped}[/]")
+            console.print(f"[red]{escape(str(summary.fatal or summary.stopped))}[/]")
     raise typer.Exit(int(summary.exit_code))

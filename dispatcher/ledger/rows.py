@@ -168,6 +168,15 @@ class RowBook:
             )
         }
 
+    def third_party_ids(self, campaign_id: int) -> dict[int, str]:
+        """Row → the remote-content id of the message recorded for it (from the stored body,
+        so an id the template gave is found as well as one from a column)."""
+        return dict(self._db.execute(
+            "SELECT row, id FROM (SELECT row, json_extract(CAST(body AS TEXT), "
+            "'$.content.third_party_data.id') AS id FROM rows "
+            "WHERE campaign_id=? AND body IS NOT NULL) WHERE id IS NOT NULL",
+            (campaign_id,)))
+
     def pending(self, campaign_id: int) -> set[int]:
         return {
             r for (r,) in self._db.execute(

@@ -9,6 +9,7 @@ names another file. A content server on another machine than the sender names th
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -23,7 +24,7 @@ from dispatcher.settings import ConfigError, Settings
 from dispatcher.vocabulary import ExitCode
 
 __all__ = ["PruneOutcome", "ServePlan", "content_store_path", "default_content_store_path",
-           "parse_before", "plan_server", "prune_content"]
+           "parse_before", "plan_server", "prune_content", "read_opens", "report_content_store"]
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -48,6 +49,33 @@ def content_store_path(settings: Settings, override: Path | None = None) -> Path
             "setting), or set IO_API_KEY / IO_API_KEY_FILE to use the service's default one")
     return default_content_store_path(
         service_fingerprint(same_service_url(settings.base_url), settings.require_api_key()))
+
+
+def read_opens(path: Path | None, ids: Iterable[str]) -> dict[str, tuple[datetime, int]] | None:
+    """Third-party id → (first opened, opens) for ``ids``, as the store at ``path`` knows;
+    None when there is no store there (a report never creates one) or no id to ask about."""
+    wanted = sorted(set(ids))
+    if path is None or not wanted or not Path(path).is_file():
+        return None
+    try:
+        with ContentStore.open(path) as store:
+            found = store.opens(wanted)
+    except ContentStoreError:
+        return None
+    return {tid: (summary.first_opened_at, summary.opens) for tid, summary in found.items()}
+
+
+def report_content_store(settings: Settings | None, override: Path | None) -> Path | None:
+    """The store a report reads opens from: ``--content-store``, else the settings' store,
+    else the service's default when a key names the service; None when nothing does."""
+    if override is not None:
+        return override
+    if settings is None:
+        return None
+    try:
+        return content_store_path(settings)
+    except ConfigError:
+        return None
 
 
 def parse_before(text: str) -> datetime:

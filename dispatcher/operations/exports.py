@@ -40,6 +40,7 @@ class ExportOptions:
 
     dialect: CsvDialect = CsvDialect.EXCEL  # --csv-dialect excel|plain
     lang: Language = Language.IT  # --lang
+    content_store: Path | None = None  # opens of remote-content messages are read from here
 
 
 def find_campaign_input(ledger: Ledger, campaign_id: int, *, explicit: Path | None = None,
@@ -88,8 +89,11 @@ def export_results(
             frame, note, path = None, str(exc), None
         if note:
             log.warning("export_without_input_columns", note=note)
+    from dispatcher.operations.content import read_opens
+
+    opens = read_opens(chosen.content_store, ledger.rows.third_party_ids(campaign_id).values())
     files = write_reports(ledger, campaign_id, out_dir, input_frame=frame, input_path=path,
                           options=ReportOptions(formats=RESULT_FORMATS, dialect=chosen.dialect,
-                                                lang=chosen.lang))
+                                                lang=chosen.lang, opens=opens))
     return ExportPaths(csv=files.written["csv"], parquet=files.written["parquet"],
                        to_reach=files.written["to_reach"])

@@ -7,10 +7,11 @@ results still list every row with its outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dispatcher.ledger import LedgerError, open_for_reading
+from dispatcher.operations.content import read_opens
 from dispatcher.operations.errors import OperationRefused, refusals
 from dispatcher.operations.exports import find_campaign_input
 from dispatcher.report import ReportFiles, ReportOptions, write_reports
@@ -28,6 +29,7 @@ class ReportRequest:
     encoding: str | None = None
     delimiter: str | None = None
     options: ReportOptions = field(default_factory=ReportOptions)
+    content_store: Path | None = None  # where the remote-content opens are read from
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,14 @@ def make_report(request: ReportRequest) -> ReportResult:
                                         delimiter=request.delimiter,
                                         read=bool(request.options.formats & {"csv", "parquet"})
                                         or request.options.opens is not None)
+            options = request.options
+            if options.opens is None:  # the read signal of remote-content messages
+                opens = read_opens(request.content_store,
+                                   ledger.rows.third_party_ids(record.campaign_id).values())
+                options = replace(options, opens=opens)
             files = write_reports(ledger, record.campaign_id, request.out_dir or path.parent,
                                   input_frame=match.frame, input_path=match.path,
-                                  options=request.options)
+                                  options=options)
             note = match.note
     except InputMismatch as exc:
         raise OperationRefused(str(exc), ExitCode.INVALID_INPUT) from None

@@ -9,13 +9,18 @@ service's send journal (:mod:`~dispatcher.operations.send_guard`); then one sess
 recorder, the pipeline and the timeline checkpoints together; afterwards the rows cut off
 before they left go back to pending, the run is closed, and ``results.csv``/``.parquet`` are
 written in the format ``dispatcher report`` writes.
+
+Courteous sending (:mod:`dispatcher.schedule`): with a send window, every new request waits
+for it (or, with ``--outside-window exit``, the run stops with exit 75 and the next cron tick
+resumes); rows whose send-after time is still ahead stay pending without making the run
+unfinished: the result counts them (``scheduled_later``) and a later run sends them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +31,17 @@ import structlog
 
 from dispatcher.audit import run_audit
 from dispatcher.campaign import CampaignSource, Fingerprint
+from dispatcher.clock import Clock
+from dispatcher.content.store import ContentStore, ContentStoreError
+from dispatcher.i18n import N_
 from dispatcher.ledger import Ledger, Outcome, TimelineSample, open_for_reading
-from dispatcher.operations.errors import OperationRefused, refusals
-from dispatcher.operations.exports import ExportPaths, export_results
+from dispatcher.operations.content import content_store_path
+from dispatcher.operations.content_registration import ContentRegistrar
+from dispatcher.operations.errors import NOTHING_SENT, OperationRefused, Suggestion, refusals
+from dispatcher.operations.exports import ExportOptions, ExportPaths, export_results
 from dispatcher.operations.preflight import announce, preflight
 from dispatcher.operations.progress_log import Tally, log_progress
+from dispatcher.operations.remote_checks import check_configurations
 from dispatcher.operations.send_guard import SendGuard, open_guard
 from dispatcher.operations.session import Live, Ran, Session, open_profile_cache
 from dispatcher.operations.starting import (
@@ -49,7 +60,8 @@ from dispatcher.profilecache import (
     ProfileCacheUse,
     service_fingerprint,
 )
-from dispatcher.settings import Settings
+from dispatcher.schedule import OutsideWindow, SendGate, WallClock, rome_text
+from dispatcher.settings import ConfigError, Settings
 from dispatcher.stopping import StopOptions
 from dispatcher.vocabulary import ExitCode, RowState
 from dispatcher.writer import Commit
@@ -78,7 +90,11 @@ class RunOptions:
     export: bool = True
     writer_batch: int = 512
     journal: Path | None = None  # --journal: the service's send journal, instead of the default
+    content_store: Path | None = None  # --content-store: where remote content is registered
+    export_options: ExportOptions = field(default_factory=ExportOptions)  # --csv-dialect, --lang
     operator: str | None = None  # --operator: who runs it (default DISPATCHER_OPERATOR, OS user)
+    outside_window: OutsideWindow = OutsideWindow.WAIT  # --outside-window: wait, or exit 75
+    clock: Clock | None = None  # Unix time for the send window and send-after dates (tests)
 
 
 @dataclass(frozen=True)
@@ -127,10 +143,14 @@ class RunResult:
     unreached: int = 0  # rows left pending: their request never reached IO
     postponed: int = 0  # rows left pending: another live run is sending the same message
     journal: Path | None = None
+    scheduled_later: int = 0  # rows left pending on purpose: their send-after time is ahead
+    next_due: float | None = None  # the earliest of those times (Unix time)
 
     @property
     def unfinished(self) -> int:
-        return self.counts[RowState.PENDING] + self.counts[RowState.SENDING]
+        """Rows still to decide now: pending or sending, not those scheduled for later."""
+        return (self.counts[RowState.PENDING] + self.counts[RowState.SENDING]
+                - self.scheduled_later)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -163,22 +183,27 @@ def run_campaign(
                                 skip_invalid=options.skip_invalid)
         if options.require_test:
             _require_test(source, fingerprint, Path(ledger_path))
+        _refuse_outside_window(source, settings, options)
         with (open_profile_cache(options.profile_cache, settings) as cache,
               Session.open(settings, ledger_path, transport=transport) as session):
             # URL, key and service proven by one probe before any citizen is touched
             announce(preflight(settings, transport=transport))
+            if loaded is not None:
+                check_configurations(settings, loaded.configuration_ids(), transport=transport)
             ledger = session.ledger
             start = start_campaign(ledger, source, fingerprint,
                                    skip_invalid=options.skip_invalid,
                                    new_campaign=options.new_campaign, loaded=loaded)
             if hooks.confirm is not None and not hooks.confirm(_preview(session, start)):
                 raise OperationRefused(
-                    f"{source.path}: not confirmed: nothing was sent. Run the same command "
-                    "again to send (or add --yes)", ExitCode.STOPPED)
+                    None, ExitCode.STOPPED, params={"path": source.path},
+                    text=N_("{path}: not confirmed: nothing was sent. To send, run the same "
+                            "command again (or add --yes)"))
             result = _dispatch(session, start, options, hooks, cache)
             if options.export:
                 frame = start.campaign.input_frame() if start.campaign else None
-                result = _with_exports(result, ledger, source, frame, options.export_dir)
+                result = _with_exports(result, ledger, source, frame, options.export_dir,
+                                       _export_options(settings, start, options))
             return result
 
 
@@ -197,36 +222,67 @@ def _dispatch(session: Session, start: Start, options: RunOptions, hooks: RunHoo
     ledger, cid = session.ledger, start.campaign_id
     run_id = ledger.runs.begin(cid, rate=str(session.settings.rate),
                                audit=run_audit(session.settings, options.operator))
-    with open_guard(session.settings, ledger, cid, run_id, start.source.path.name,
-                    allow_resend=options.allow_resend, override=options.journal) as guard:
-        return _dispatch_guarded(session, start, options, hooks, cache, run_id, guard)
+    with (open_guard(session.settings, ledger, cid, run_id, start.source.path.name,
+                     allow_resend=options.allow_resend, override=options.journal) as guard,
+          _content_registrar(session.settings, start, options) as registrar):
+        return _dispatch_guarded(session, start, options, hooks, cache, run_id, guard,
+                                 registrar)
+
+
+@contextlib.contextmanager
+def _content_registrar(settings: Settings, start: Start,
+                       options: RunOptions) -> Iterator[ContentRegistrar | None]:
+    """The content store's registrar, when rows with remote content are still to record.
+
+    Opened before the first submit: a store that cannot be opened stops the run (exit 4)
+    with nothing sent, rather than sending messages whose content nobody can serve.
+    """
+    if start.campaign is None or not start.campaign.has_remote_content:
+        yield None
+        return
+    path = content_store_path(settings, options.content_store)
+    try:
+        store = ContentStore.open(path)
+    except ContentStoreError as exc:
+        raise OperationRefused(str(exc), ExitCode.CONFIG_ERROR, text=NOTHING_SENT) from None
+    with store:
+        log.info("content_store", path=str(path))
+        yield ContentRegistrar(store)
 
 
 def _dispatch_guarded(session: Session, start: Start, options: RunOptions, hooks: RunHooks,
-                      cache: CachedProfiles | None, run_id: int, guard: SendGuard) -> RunResult:
+                      cache: CachedProfiles | None, run_id: int, guard: SendGuard,
+                      registrar: ContentRegistrar | None = None) -> RunResult:
     ledger, cid = session.ledger, start.campaign_id
     recovered = _prepare_rows(ledger, cid, run_id, options, guard)
     expected = expected_counts(ledger, start)
     if hooks.on_start:
         hooks.on_start(cid, expected)
-    to_decide = expected[RowState.PENDING] + expected[RowState.SENDING]
+    wall = options.clock or WallClock()
+    later = ledger.rows.scheduled(cid, now=wall.now()).count  # recorded rows not due yet
+    to_decide = expected[RowState.PENDING] + expected[RowState.SENDING] - later
+    window = session.settings.send_window
     log.info("run_started", campaign_id=cid, run_id=run_id, resumed=start.resumed,
-             rows_to_decide=to_decide, rate=str(session.settings.rate),
-             journal=str(guard.journal.path))
+             rows_to_decide=to_decide, scheduled_later=later, rate=str(session.settings.rate),
+             send_window=str(window) if window else None, journal=str(guard.journal.path))
     tally = Tally(hooks.on_outcome)
     started = time.time()
     state: dict[str, Any] = {}
 
     async def work(live: Live) -> None:
-        feeder = state["feeder"] = Feeder(ledger, live.writer, start, guard, on_outcome=tally)
+        feeder = state["feeder"] = Feeder(ledger, live.writer, start, guard, on_outcome=tally,
+                                          now=wall.now, registrar=registrar)
+        gate = None if window is None else SendGate(window, options.outside_window, live.stops,
+                                                     wall)
         dispatch = state["dispatch"] = Dispatch(
             client=live.client, writer=live.writer, stops=live.stops,
-            concurrency=session.settings.concurrency, on_outcome=tally, profile_cache=cache)
+            concurrency=session.settings.concurrency, on_outcome=tally, profile_cache=cache,
+            gate=gate)
         if hooks.on_pacer:
             hooks.on_pacer(live.pacer.statistics)
         async with anyio.create_task_group() as checkpoints:
             checkpoints.start_soon(checkpoint_timeline, live, ledger, run_id)
-            checkpoints.start_soon(log_progress, live, tally, to_decide)
+            checkpoints.start_soon(_log_progress, live, tally, to_decide, gate)
             # A stopped pipeline still lets the recorder finish: every row reaches the ledger.
             async with anyio.create_task_group() as feeding:
                 feeding.start_soon(feeder.record)
@@ -247,9 +303,40 @@ def _dispatch_guarded(session: Session, start: Start, options: RunOptions, hooks
     # Rows cut off mid-request (grace period over, breaker) may have reached IO.
     recovered += ledger.rows.recover_interrupted(cid, run_id)
     guard.reconcile()  # those rows' reservations: ambiguous in the journal too
-    result = _finish(session, start, run_id, ran, started, recovered, cache)
+    result = _finish(session, start, run_id, ran, started, recovered, cache, now=wall.now())
     return replace(result, unreached=dispatch.unreached if dispatch else 0,
                    postponed=guard.postponed, journal=guard.journal.path)
+
+
+async def _log_progress(live: Live, tally: Tally, to_decide: int, gate: SendGate | None,
+                        ) -> None:
+    """The ``run_progress`` lines, paused while the run waits for its send window (a night
+    of lines saying nothing moved is cron mail nobody wants)."""
+    if gate is None:
+        await log_progress(live, tally, to_decide)
+        return
+    while True:
+        await gate.until_sending()
+        with anyio.CancelScope() as logging:
+            gate.when_waiting(logging.cancel)
+            await log_progress(live, tally, to_decide)
+
+
+def _refuse_outside_window(source: CampaignSource, settings: Settings,
+                           options: RunOptions) -> None:
+    """``--outside-window exit`` outside the window: exit 75 before any request or lock."""
+    window = settings.send_window
+    if window is None or options.outside_window is not OutsideWindow.EXIT:
+        return
+    now = (options.clock or WallClock()).now()
+    if window.is_open(now):
+        return
+    raise OperationRefused(
+        None, ExitCode.STOPPED,
+        params={"path": source.path, "window": str(window),
+                "opens": rome_text(window.next_open(now))},
+        text=N_("{path}: outside the send window {window} (Europe/Rome): nothing was sent. "
+                "It opens at {opens}; a run from then on sends (rerun the same command)"))
 
 
 def _commits(guard: SendGuard) -> dict[type, Commit]:
@@ -276,9 +363,10 @@ def _prepare_rows(ledger: Ledger, cid: int, run_id: int, options: RunOptions,
 
 
 def _finish(session: Session, start: Start, run_id: int, ran: Ran[None], started: float,
-            recovered: int, cache: CachedProfiles | None) -> RunResult:
+            recovered: int, cache: CachedProfiles | None, *, now: float) -> RunResult:
     ledger, cid = session.ledger, start.campaign_id
     counts = ledger.rows.counts(cid)
+    scheduled = ledger.rows.scheduled(cid, now=now)
     unrecorded = not ledger.campaigns.get(cid).recorded
     result = RunResult(
         ledger_path=ledger.path, campaign_id=cid, run_id=run_id, counts=counts,
@@ -287,8 +375,9 @@ def _finish(session: Session, start: Start, run_id: int, ran: Ran[None], started
         recovered_ambiguous=recovered, stopped_reason=ran.stopped, fatal=ran.fatal,
         resumed=start.resumed, unrecorded=unrecorded,
         profile_cache=cache.statistics() if cache else None,
+        scheduled_later=scheduled.count, next_due=scheduled.next_due,
     )
-    if not result.unfinished and not unrecorded:
+    if not result.unfinished and not scheduled.count and not unrecorded:
         ledger.campaigns.complete(cid)
     timeline: list[TimelineSample] = samples(ran.timeline)
     ledger.runs.finish(run_id, requests=result.requests, throttled=result.throttled,
@@ -300,10 +389,23 @@ def _finish(session: Session, start: Start, run_id: int, ran: Ran[None], started
     return result
 
 
+def _export_options(settings: Settings, start: Start, options: RunOptions) -> ExportOptions:
+    """The operator's export choices, with the content store whose opens the export shows."""
+    chosen = options.export_options
+    if chosen.content_store is not None:
+        return chosen
+    try:
+        store = content_store_path(settings, options.content_store)
+    except ConfigError:
+        return chosen
+    return replace(chosen, content_store=store)
+
+
 def _with_exports(result: RunResult, ledger: Ledger, source: CampaignSource,
-                  frame: pl.DataFrame | None, export_dir: Path | None) -> RunResult:
+                  frame: pl.DataFrame | None, export_dir: Path | None,
+                  export_options: ExportOptions) -> RunResult:
     paths = export_results(ledger, result.campaign_id, export_dir or ledger.path.parent,
-                           input_frame=frame, source=source)
+                           input_frame=frame, source=source, options=export_options)
     return replace(result, exports=paths)
 
 
@@ -317,10 +419,10 @@ def _require_test(source: CampaignSource, fingerprint: Fingerprint, ledger_path:
             if ledger.test_sends.has_successful(fingerprint.input_sha256,
                                                 fingerprint.template_sha256):
                 return
-    template = f" -t {source.template}" if source.template else ""
     raise OperationRefused(
-        f"{source.path}: --require-test: no test send of this file and template was accepted "
-        f"by IO (ledger {ledger_path}). Run `dispatcher test {source.path}{template} --to "
-        "AAAAAA00A00A000A` first, check the message, then run again. Nothing was sent",
-        ExitCode.INVALID_INPUT,
+        None, ExitCode.INVALID_INPUT, params={"path": source.path, "ledger": ledger_path},
+        text=N_("{path}: --require-test: no test send of this file and template was accepted "
+                "by IO (ledger {ledger}). First run `{command}`, check the message, then run "
+                "again. Nothing was sent"),
+        suggestion=Suggestion("test", (source.path,), ("--to", "AAAAAA00A00A000A")),
     )

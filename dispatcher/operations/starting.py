@@ -11,7 +11,8 @@ from the ledger. A run killed while recording continues recording where it stopp
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -20,20 +21,22 @@ import anyio
 import structlog
 
 from dispatcher.campaign import Campaign, CampaignRow, CampaignSource, Fingerprint
+from dispatcher.i18n import N_
 from dispatcher.ledger import (
     CampaignRecord,
-    InputChanged,
     Ledger,
     NewRow,
     Outcome,
     PendingRow,
     open_for_reading,
 )
+from dispatcher.ledger.reading import is_blank
 from dispatcher.message import OutgoingMessage
-from dispatcher.operations.errors import CampaignInvalid
+from dispatcher.operations.content_registration import ContentRegistrar
+from dispatcher.operations.errors import CampaignInvalid, OperationRefused, Suggestion
 from dispatcher.operations.send_guard import SendGuard
 from dispatcher.pipeline import Job, OutcomeHook
-from dispatcher.vocabulary import InputVerdict, RowState
+from dispatcher.vocabulary import ExitCode, InputVerdict, RowState
 from dispatcher.writer import BatchWriter
 
 __all__ = ["Feeder", "Start", "expected_counts", "new_row", "start_campaign", "validate_first"]
@@ -67,7 +70,7 @@ def validate_first(source: CampaignSource, fingerprint: Fingerprint, ledger_path
     needs the rows, and invalid ones without ``skip_invalid`` refuse the run here, before
     even a ledger file exists (:class:`CampaignInvalid`).
     """
-    if ledger_path.exists():
+    if ledger_path.exists() and not is_blank(ledger_path):
         with open_for_reading(ledger_path) as ledger:
             latest = ledger.campaigns.latest()
         if latest is not None and latest.recorded and _same(latest, fingerprint):
@@ -90,7 +93,7 @@ def start_campaign(
     """Continue the latest campaign of this input, or validate and begin a new one.
 
     ``loaded`` is the campaign :func:`validate_first` read, if it did. Raises
-    :class:`InputChanged` for another input under an unfinished campaign (unless
+    :class:`OperationRefused` for another input under an unfinished campaign (unless
     ``new_campaign``) and :class:`CampaignInvalid` for invalid rows without ``skip_invalid``;
     both before anything is written.
     """
@@ -98,11 +101,14 @@ def start_campaign(
     if latest is not None and _same(latest, fingerprint):
         return _continue(ledger, latest, source, loaded)
     if latest is not None and latest.completed_at is None and not new_campaign:
-        raise InputChanged(
-            f"{source.path}: the campaign file or template changed since the unfinished "
-            f"run recorded in {ledger.path} (started with {latest.input_path}). Finish it "
-            "with the original file, or pass --new-campaign to close it (rows not yet sent "
-            "become failed, rows in flight ambiguous) and start this one"
+        raise OperationRefused(
+            None, ExitCode.INVALID_INPUT,
+            params={"path": source.path, "ledger": ledger.path, "first": latest.input_path},
+            text=N_("{path}: the campaign file or template changed since the unfinished run "
+                    "recorded in {ledger} (started with {first}). Finish it with the original "
+                    "file, or close it (rows not yet sent become failed, rows in flight "
+                    "ambiguous) and start this one: {command}"),
+            suggestion=Suggestion("run", (source.path,), ("--new-campaign",)),
         )
     campaign = loaded or source.load()
     if campaign.has_errors and not skip_invalid:
@@ -144,8 +150,14 @@ class Feeder:
     """Records what is left of the campaign and feeds the pipeline its pending rows."""
 
     def __init__(self, ledger: Ledger, writer: BatchWriter, start: Start, guard: SendGuard, *,
-                 on_outcome: OutcomeHook | None = None) -> None:
+                 on_outcome: OutcomeHook | None = None,
+                 now: Callable[[], float] = time.time,
+                 registrar: ContentRegistrar | None = None) -> None:
         self.ledger = ledger
+        self.registrar = registrar
+        """Stores each chunk's remote content before the chunk is recorded (and sendable)."""
+        self.now = now
+        """Unix time: rows whose send-after time is later stay pending for a later run."""
         self.writer = writer
         self.start = start
         self.guard = guard
@@ -164,7 +176,7 @@ class Feeder:
         rows = campaign.rows(after=self.start.record_after)
         record = functools.partial(self.ledger.campaigns.record_rows, cid)
         try:
-            while chunk := await anyio.to_thread.run_sync(_new_rows, rows):
+            while chunk := await anyio.to_thread.run_sync(_new_rows, rows, self.registrar):
                 await self.writer.call(record, chunk)
                 self._more.set()
                 self._more = anyio.Event()
@@ -186,7 +198,7 @@ class Feeder:
             waiting = self._more
             page: list[PendingRow] = await self.writer.call(
                 functools.partial(self.ledger.rows.pending_page, cid, after_row=after,
-                                  limit=PAGE))
+                                  limit=PAGE, due_by=self.now()))
             if page:
                 after = page[-1].row
                 kept, decided = await self.writer.call(self.guard.screen, page)
@@ -220,16 +232,21 @@ class Feeder:
         return Job(pending.row, message.addressed_to(pending.fiscal_code))
 
 
-def _new_rows(rows: Iterator[CampaignRow]) -> list[NewRow]:
-    """The next chunk of rows as the ledger records them (runs on a worker thread)."""
-    return [new_row(row) for row in islice(rows, RECORD_CHUNK)]
+def _new_rows(rows: Iterator[CampaignRow],
+              registrar: ContentRegistrar | None = None) -> list[NewRow]:
+    """The next chunk of rows as the ledger records them (runs on a worker thread), its
+    remote content already in the content store when the campaign has any."""
+    chunk = list(islice(rows, RECORD_CHUNK))
+    recorded = [new_row(row) for row in chunk]
+    return registrar.register(chunk, recorded) if registrar is not None else recorded
 
 
 def new_row(row: CampaignRow) -> NewRow:
     if row.state is InputVerdict.VALID and row.message is not None:
         message = row.message
+        after = row.send_after.timestamp() if row.send_after is not None else None
         return NewRow(row.row, row.fiscal_code, RowState.PENDING, message.content_hash,
-                      None, message.stored())
+                      None, message.stored(), send_after=after)
     if row.state is InputVerdict.DUPLICATE:
         return NewRow(row.row, row.fiscal_code, RowState.DUPLICATE, None,
                       f"same fiscal code as row {row.duplicate_of}: one message per person")

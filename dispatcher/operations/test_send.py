@@ -15,18 +15,27 @@ ledger. No profile check is made: the test fiscal code has no IO profile.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 import structlog
+from ulid import ULID
 
 from dispatcher.campaign import Campaign, CampaignRow
 from dispatcher.campaign.fiscal_code import normalise, verdict
+from dispatcher.content.store import ContentStore, ContentStoreError
 from dispatcher.ledger import Ledger, TestSend
-from dispatcher.operations.errors import refusals
+from dispatcher.message import OutgoingMessage
+from dispatcher.operations.content import content_store_path
+from dispatcher.operations.content_registration import register_for_tester
+from dispatcher.operations.errors import NOTHING_SENT, OperationRefused, refusals
 from dispatcher.operations.preflight import announce, preflight
+from dispatcher.operations.remote_checks import check_configurations, testers_outside
 from dispatcher.operations.session import Live, Session
 from dispatcher.privacy import mask_fiscal_code
 from dispatcher.settings import Settings
@@ -127,6 +136,21 @@ class TestSendResult:
         return ExitCode.OK if self.all_sent else ExitCode.INCOMPLETE
 
 
+@contextlib.contextmanager
+def _test_content_store(settings: Settings, campaign: Campaign,
+                        override: Path | None) -> Iterator[ContentStore | None]:
+    """The service's content store, when the campaign's remote content is ours to serve."""
+    if not campaign.has_remote_content:
+        yield None
+        return
+    try:
+        store = ContentStore.open(content_store_path(settings, override))
+    except ContentStoreError as exc:
+        raise OperationRefused(str(exc), ExitCode.CONFIG_ERROR, text=NOTHING_SENT) from None
+    with store:
+        yield store
+
+
 def send_tests(
     campaign: Campaign,
     *,
@@ -135,11 +159,20 @@ def send_tests(
     recipients: Sequence[str],
     rows: Sequence[CampaignRow],
     on_send: Callable[[TestSend], None] | None = None,
+    content_store: Path | None = None,
 ) -> TestSendResult:
     """Send each chosen row to each test recipient, one at a time, recording each first."""
     with refusals():
         announce(preflight(settings))  # URL, key, service: before the first tester
-    with refusals(), Session.open(settings, ledger_path) as session:
+        gate = check_configurations(settings, campaign.configuration_ids())
+    for check in gate.checks:
+        for tester in testers_outside(check, recipients):
+            log.warning("tester_not_a_test_user", tester=tester,
+                        configuration_id=check.configuration_id,
+                        advice="add the tester to the configuration's test_users "
+                        "(dispatcher rc-config update) to serve them the test environment")
+    with (refusals(), Session.open(settings, ledger_path) as session,
+          _test_content_store(settings, campaign, content_store) as store):
         ledger = session.ledger
         recovered = ledger.test_sends.recover()
         sends: list[TestSend] = []
@@ -149,7 +182,7 @@ def send_tests(
                 for recipient in recipients:
                     if live.stops.is_set:
                         return
-                    send = await _send_one(live, ledger, campaign, row, recipient)
+                    send = await _send_one(live, ledger, campaign, row, recipient, store)
                     sends.append(send)
                     if on_send:
                         on_send(send)
@@ -159,15 +192,33 @@ def send_tests(
                               None if ran.fatal else ran.stopped)
 
 
+def _register_test_content(store: ContentStore | None, row: CampaignRow,
+                           message: OutgoingMessage) -> None:
+    """The row's remote content under the test message's own id, for the tester alone."""
+    remote, own = row.remote, message.content.third_party_data
+    assert own is not None
+    if remote is None or store is None:
+        log.warning("test_content_not_served", row=row.row, third_party_id=own.id,
+                    reason="the campaign gives no remote content of ours: the ente's own "
+                    "server does not know this test id, so the tester sees an error, "
+                    "never a citizen's content")
+        return
+    register_for_tester(store, remote, message.fiscal_code, own.id, at=datetime.now(UTC))
+
+
 async def _send_one(live: Live, ledger: Ledger, campaign: Campaign, row: CampaignRow,
-                    recipient: str) -> TestSend:
+                    recipient: str, store: ContentStore | None = None) -> TestSend:
     """Intent, send, outcome: the same discipline as a campaign row."""
     assert row.message is not None
     message = row.message.addressed_to(recipient)
+    if message.content.third_party_data is not None:
+        # never the citizen's id: the tester's app would fetch that citizen's content
+        message = message.with_third_party_id(f"test-{ULID()}")
+        await anyio.to_thread.run_sync(_register_test_content, store, row, message)
     test_id = await live.writer.call(functools.partial(
         ledger.test_sends.begin, input_path=str(campaign.path),
         input_sha256=campaign.source_sha256, template_sha256=campaign.template_sha256,
-        source_row=row.row, recipient=recipient, content_hash=message.content_hash))
+        source_row=row.row, recipient=recipient, content_hash=row.message.content_hash))
     answer = await live.stops.ask(live.client.submit_message(message))
     if answer is None:  # the key refused (nothing stored) or the breaker (nothing left)
         outcome, message_id, status = RowState.FAILED, None, None

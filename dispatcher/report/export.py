@@ -161,7 +161,9 @@ def opened(input_frame: pl.DataFrame | None, ledger: Ledger, campaign_id: int,
            opens: Opens) -> tuple[pl.DataFrame, OpenTally]:
     """The open columns of the sent remote-content rows, and how many were opened."""
     sent = {r for r, state in ledger.rows.states(campaign_id).items() if state is RowState.SENT}
-    return open_columns(third_party_ids(input_frame), sent, opens)
+    # the ledger's bodies know every id (template ones too); the input, rows of older ledgers
+    ids = {**third_party_ids(input_frame), **ledger.rows.third_party_ids(campaign_id)}
+    return open_columns(ids, sent, opens)
 
 
 def our_columns(frame: pl.DataFrame, input_frame: pl.DataFrame | None) -> set[str]:

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from dispatcher.simulator import api, control
+from dispatcher.simulator import api, control, rc_api
 from dispatcher.simulator.clock import SimClock
 from dispatcher.simulator.config import SimulatorConfig
 from dispatcher.simulator.faults import RAW_SEND
@@ -18,6 +18,7 @@ from dispatcher.simulator.state import SimulatorState
 
 API_PREFIX = "/api/v1"
 CONTROL_PREFIX = "/__sim__"
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]  # the handler says 404 to the rest
 
 
 class SimulatorApp(Starlette):
@@ -48,6 +49,9 @@ def create_app(config: SimulatorConfig | None = None, *, clock: SimClock | None 
               methods=["GET"]),
         Route(f"{API_PREFIX}/subscriptions-feed/{{date}}", api.get_subscriptions_feed,
               methods=["GET"]),
+        Route(f"{API_PREFIX}{rc_api.PATH}", rc_api.collection, methods=_ANY_METHOD),
+        Route(f"{API_PREFIX}{rc_api.PATH}/{{configuration_id}}", rc_api.item,
+              methods=_ANY_METHOD),
         Route(f"{API_PREFIX}/{{rest:path}}", api.unknown_route),
         Route(f"{CONTROL_PREFIX}/health", control.health, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/inbox", control.inbox, methods=["GET"]),
@@ -62,6 +66,7 @@ def create_app(config: SimulatorConfig | None = None, *, clock: SimClock | None 
         Route(f"{CONTROL_PREFIX}/feed", control.feed, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/feed/{{date}}", control.feed_for_day, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/clock/advance", control.advance_clock, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/open", control.open_as_app, methods=["POST"]),
     ]
     app = SimulatorApp(routes=routes)
     app.state.simulator = state

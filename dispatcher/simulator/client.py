@@ -96,6 +96,15 @@ class SimulatorControl:
         offset: float = self._call("POST", "/clock/advance", {"seconds": seconds})["offset_s"]
         return offset
 
+    def open_message(self, message_id: str, *, fiscal_code: str | None = None,
+                     timeout: float = 60.0) -> tuple[int, dict[str, Any]]:
+        """Open a message as the app does (``/__sim__/open``): IO's status and its answer."""
+        response = self._http.post("/open", json=_drop_none(message_id=message_id,
+                                                            fiscal_code=fiscal_code),
+                                   timeout=timeout)
+        answer: dict[str, Any] = response.json()
+        return response.status_code, answer
+
     def close(self) -> None:
         self._http.close()
 

@@ -99,6 +99,9 @@ class KeyConfig:
     max_allowed_payment_amount: int = 0
     remote_configurations: frozenset[str] = frozenset()
     """Remote-content configuration ids (ULIDs) owned by this key's ente."""
+    manage: bool = False
+    """A MANAGE subscription with ``ApiRemoteContentConfigurationWrite``: may use the
+    remote-content configuration API (create, list, read, update)."""
 
     def __post_init__(self) -> None:
         if not self.key or not self.ente or not self.service_id:
@@ -121,6 +124,7 @@ DEMO_KEY = KeyConfig(
     feed_read=True,
     max_allowed_payment_amount=MAX_PAYMENT_AMOUNT,
     remote_configurations=frozenset({DEMO_CONFIGURATION_ID}),
+    manage=True,
 )
 
 

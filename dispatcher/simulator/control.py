@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dispatcher.simulator.api import state_of
+from dispatcher.simulator.app_open import AppRefusal, OpenError, find_openable, open_message
 from dispatcher.simulator.config import ConfigError
 from dispatcher.simulator.configio import config_to_dict
 from dispatcher.simulator.population import FeedEvent
@@ -138,6 +139,31 @@ async def mark_message(request: Request) -> Response:
     entry = sim.settled(message).inbox_entry()
     entry.update(read_status=message.read_status, payment_status=message.payment_status)
     return json_response(entry)
+
+
+async def open_as_app(request: Request) -> Response:
+    """POST ``{message_id, fiscal_code?}``: open the message as IO's backend does for the app.
+
+    200: what the app shows (subject, markdown, precondition, attachments with size and
+    SHA-256). IO's refusal (502, 415, 503): ``{status, reason, detail}``. 404: no such message
+    (or another citizen's); 409: not in the inbox (not PROCESSED). See ``app_open.py``.
+    """
+    sim = state_of(request)
+    try:
+        body = await _body(request)
+        _only(body, {"message_id", "fiscal_code"})
+        message_id = _optional(body, "message_id", str)
+        if not message_id:
+            raise _BadRequest("message_id is required")
+        message = find_openable(sim, message_id, _optional(body, "fiscal_code", str))
+        view = await open_message(sim, message)
+    except _BadRequest as exc:
+        return _error(400, str(exc))
+    except OpenError as exc:
+        return _error(exc.status, str(exc))
+    except AppRefusal as exc:
+        return json_response(exc.to_dict(), exc.status, exc.headers)
+    return json_response(view)
 
 
 async def feed(request: Request) -> Response:

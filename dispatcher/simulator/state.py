@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from dispatcher.simulator.app_open import AppSide
 from dispatcher.simulator.clock import SimClock
 from dispatcher.simulator.config import SimulatorConfig
 from dispatcher.simulator.configio import apply_changes, load_population_file
@@ -20,6 +21,7 @@ from dispatcher.simulator.faults import FaultInjector
 from dispatcher.simulator.feed import SubscriptionsFeed
 from dispatcher.simulator.gateway import Gateway
 from dispatcher.simulator.population import Citizen, FeedEvent, Population
+from dispatcher.simulator.rc_configurations import ConfigurationStore
 from dispatcher.simulator.store import MessageStore, StoredMessage
 
 
@@ -54,7 +56,7 @@ class Stats:
 
 
 class SimulatorState:
-    """Config, gateway, population, messages, feed, faults and counters."""
+    """Config, gateway, population, messages, feed, faults, configurations and counters."""
 
     def __init__(self, config: SimulatorConfig, clock: SimClock | None = None) -> None:
         self.initial_config = config
@@ -66,7 +68,8 @@ class SimulatorState:
         self.population = Population(config.population, _listed(config))
         self.gateway = Gateway(config.keys, config.rate, dict(config.ente_rates))
         self.faults = FaultInjector(config.faults)
-        self.configuration_owners = config.configuration_owners
+        self.rc_configurations = ConfigurationStore(config.configuration_owners)
+        self.app_side = AppSide()  # the citizens' app: device keys, opens
         self.store = MessageStore()
         self.feed = SubscriptionsFeed()
         self.stats = Stats()
@@ -89,7 +92,7 @@ class SimulatorState:
         if new.faults != self.config.faults:
             self.faults = FaultInjector(new.faults)
         self.gateway.reconfigure(new.keys, new.rate, dict(new.ente_rates))
-        self.configuration_owners = new.configuration_owners
+        self.rc_configurations.reseed(new.configuration_owners)
         self.config = new
         return new
 

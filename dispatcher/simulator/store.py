@@ -65,6 +65,7 @@ class StoredMessage:
             "service_id": self.service_id,
             "feature_level_type": self.feature_level_type,
             "status": self.status,
+            "third_party_id": (self.content.get("third_party_data") or {}).get("id"),
         }
 
 

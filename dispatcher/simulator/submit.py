@@ -95,7 +95,7 @@ def _remote_content_refusal(
         return problem(403, "No configuration id for remote content",
                        "You did not send any configuration id for your remote content in "
                        "third_party_data")
-    owner = sim.configuration_owners.get(configuration_id)
+    owner = sim.rc_configurations.owner_of(configuration_id)  # seeded or created via API
     if owner is None:
         return problem(404, "Remote Content Configuration NOT FOUND",
                        "Cannot find any Remote Content Configuration with the given id")

@@ -23,7 +23,8 @@ def test_the_demo_sends_follows_up_and_leaves_the_reports(tmp_path: Path) -> Non
         env=env, text=True, capture_output=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for step in ("1. validate", "2. send", "3. ask IO", "4. reports", "5. what the simulator"):
+    for step in ("1. validate", "2. send", "3. ask IO", "4. remote content", "5. reports",
+                 "6. what the simulator"):
         assert step in result.stdout
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     sent = summary["rows"]["by_outcome"]["sent"]
@@ -32,3 +33,10 @@ def test_the_demo_sends_follows_up_and_leaves_the_reports(tmp_path: Path) -> Non
     assert "<svg" in (out / "report.html").read_text(encoding="utf-8")
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert f"{sent} messages stored for {sent} citizens (at most 1 per citizen)" in result.stdout
+    # the remote-content part: the app opened the message and fetched its PDF/A attachment
+    # from the content server, and the report counts the open
+    assert "Attachment avviso_tari.pdf: 8283 bytes" in result.stdout
+    assert "Precondition: Contenuto riservato" in result.stdout
+    remote = json.loads((out / "remote" / "summary.json").read_text(encoding="utf-8"))
+    assert remote["remote_content"] == {"messages": 3, "opened": 1}
+    assert oct((out / "content.key").stat().st_mode & 0o777) == "0o600"

@@ -18,7 +18,7 @@ from ulid import ULID
 from dispatcher.campaign import CampaignSource
 from dispatcher.operations.errors import OperationRefused
 from dispatcher.operations.rc_config import load_configuration_file, update_configuration
-from dispatcher.operations.run import RunOptions, run_campaign
+from dispatcher.operations.run import RunOptions, RunResult, run_campaign
 from dispatcher.settings import RateSpec, Secret, Settings
 from dispatcher.simulator import DEFAULT_KEY, DEMO_CONFIGURATION_ID, running_simulator
 from dispatcher.stopping import StopOptions
@@ -56,7 +56,7 @@ def _settings(base_url: str, tmp_path: Path, *, manage: bool) -> Settings:
                     rate=RateSpec.parse("1000/s"), content_store=tmp_path / "content.sqlite")
 
 
-def _run(source: CampaignSource, settings: Settings, ledger: Path):  # noqa: ANN202
+def _run(source: CampaignSource, settings: Settings, ledger: Path) -> RunResult:
     return run_campaign(source, settings=settings, ledger_path=ledger,
                         options=RunOptions(stops=StopOptions(handle_signals=False),
                                            export=False))

@@ -122,7 +122,7 @@ def test_kill_9_never_leaves_a_message_without_its_content(tmp_path: Path) -> No
             process.wait(timeout=30)
             if store.exists():
                 _assert_every_message_has_content(store, sim.inbox())
-        final = run_cli(args + ["--resend-ambiguous"], env, timeout=180)
+        final = run_cli([*args, "--resend-ambiguous"], env, timeout=180)
         inbox = sim.inbox()
     assert final.returncode in (0, 3), final.stderr[-2000:]
     states = ledger_states(ledger)

@@ -8,6 +8,7 @@ follow. Every text is an English source string translated by the report's catalo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from dispatcher.report.labels import IO_FAILED, IO_REJECTED, N_, Language, tr
 from dispatcher.report.settle import Completeness, SettleCommands
@@ -93,10 +94,18 @@ def open_items(state: Completeness, commands: SettleCommands,
             "{n} row not processed yet: run the campaign again to finish it.",
             "{n} rows not processed yet: run the campaign again to finish them.",
             state.unfinished).format(n=t.number(state.unfinished)), resume))
-    elif state.unrecorded:
+    elif state.unrecorded and not state.scheduled:
         items.append(OpenItem("unrecorded", 0, t.gettext(
             "The recording of the campaign's rows was cut short: run it again to finish."),
             resume))
+    if state.scheduled:
+        when = t.datetime(datetime.fromtimestamp(state.next_due, UTC)) if state.next_due else "?"
+        items.append(OpenItem("scheduled", state.scheduled, t.ngettext(
+            "{n} row is scheduled for later (from {when}): the campaign's next run after that "
+            "time sends it.",
+            "{n} rows are scheduled for later (from {when}): the campaign's next run after "
+            "that time sends them.", state.scheduled).format(n=t.number(state.scheduled),
+                                                              when=when), resume))
     if state.ambiguous:
         items.append(OpenItem("ambiguous", state.ambiguous, t.ngettext(
             "{n} ambiguous row: decide whether to resend it (see the advice below); to "

@@ -56,11 +56,13 @@ class Completeness:
     ambiguous: int  # may have reached IO: the office decides, then --resend-ambiguous
     unchecked: int  # sent, IO status unknown or not final: dispatcher status
     unrecorded: bool = False  # the rows' recording was cut short: the same run again
+    scheduled: int = 0  # pending on purpose: their send-after time is still ahead
+    next_due: float | None = None  # the earliest of those times (Unix time)
 
     @property
     def open_rows(self) -> int:
-        """Rows that still need a decision."""
-        return self.unfinished + self.ambiguous + self.unchecked
+        """Rows that still need a decision (or, when scheduled, their time)."""
+        return self.unfinished + self.ambiguous + self.unchecked + self.scheduled
 
     @property
     def complete(self) -> bool:
@@ -68,14 +70,22 @@ class Completeness:
 
 
 def completeness(outcomes: dict[RowState, int], io_statuses: dict[str, int],
-                 campaign_completed: bool) -> Completeness:
-    """From the counts a summary holds (so the page, the JSON and the metrics agree)."""
-    unfinished = outcomes.get(RowState.PENDING, 0) + outcomes.get(RowState.SENDING, 0)
+                 campaign_completed: bool, *, scheduled: int = 0,
+                 next_due: float | None = None) -> Completeness:
+    """From the counts a summary holds (so the page, the JSON and the metrics agree).
+
+    ``scheduled`` pending rows wait for their send-after time: not unfinished work for the
+    same run again, but not complete either.
+    """
+    pending = outcomes.get(RowState.PENDING, 0) + outcomes.get(RowState.SENDING, 0)
+    unfinished = max(0, pending - scheduled)
     return Completeness(
         unfinished=unfinished,
         ambiguous=outcomes.get(RowState.AMBIGUOUS, 0),
         unchecked=sum(io_statuses.get(s, 0) for s in OPEN_IO_STATUSES),
-        unrecorded=not campaign_completed and unfinished == 0,
+        unrecorded=not campaign_completed and pending == 0,
+        scheduled=min(scheduled, pending),
+        next_due=next_due,
     )
 
 

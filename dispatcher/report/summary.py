@@ -41,11 +41,14 @@ class CampaignSummary:
     to_reach: int = 0  # rows the office must reach another way (report.reach)
     opens: OpenTally | None = None  # remote-content opens, when the content store was read
     settle: SettleCommands | None = None  # the commands that settle what is still open
+    scheduled: int = 0  # pending rows whose send-after time is still ahead
+    next_due: float | None = None  # the earliest of those times
 
     @property
     def completeness(self) -> Completeness:
         return completeness(self.outcomes, self.io_statuses,
-                            self.campaign.completed_at is not None)
+                            self.campaign.completed_at is not None,
+                            scheduled=self.scheduled, next_due=self.next_due)
 
     @property
     def input_name(self) -> str:
@@ -106,6 +109,8 @@ class CampaignSummary:
                 "ambiguous": state.ambiguous,
                 "unchecked": state.unchecked,
                 "recording_cut_short": state.unrecorded,
+                "scheduled_later": state.scheduled,
+                "next_due": _iso(state.next_due),
                 "commands": None if settle is None else {
                     "resume": settle.resume,
                     "resend_ambiguous": settle.resend_ambiguous,
@@ -163,12 +168,14 @@ def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None,
     """Read everything the summary needs from the ledger (one campaign); the report adds
     what it learned elsewhere (rows to reach, opens, the settling commands)."""
     counted = ledger.statuses.counts(campaign_id)
+    moment = time.time() if now is None else now
+    later = ledger.rows.scheduled(campaign_id, now=moment)
     io_statuses = {status: counted.pop(status, 0) for status in IO_STATUSES}
     io_statuses.update(counted)  # a status IO added after this table was written
     return CampaignSummary(
         ledger_path=ledger.path,
         campaign=ledger.campaigns.get(campaign_id),
-        generated_at=time.time() if now is None else now,
+        generated_at=moment,
         outcomes=ledger.rows.counts(campaign_id),
         io_statuses=io_statuses,
         runs=tuple(ledger.runs.of_campaign(campaign_id)),
@@ -176,6 +183,8 @@ def build_summary(ledger: Ledger, campaign_id: int, *, now: float | None = None,
         to_reach=to_reach,
         opens=opens,
         settle=settle,
+        scheduled=later.count,
+        next_due=later.next_due,
     )
 
 

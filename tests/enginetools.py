@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -91,3 +92,28 @@ def assert_no_duplicates_outside_ambiguous(ledger: Path, inbox: dict[str, list[d
     for _, code, state, _ in rows:
         if state == "sent":
             assert code in inbox, f"row sent but IO has no message for {code[:6]}"
+
+
+TERMINAL = {"invalid", "duplicate", "no_profile", "sender_not_allowed", "sent", "rejected",
+            "failed", "ambiguous", "already_sent"}
+
+
+def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    """A run in the background; its output goes to a file (a full pipe would block it)."""
+    with log.open("a") as sink:
+        return subprocess.Popen([sys.executable, "-m", "dispatcher", *args], env=env,
+                                text=True, stdout=sink, stderr=sink)
+
+
+def wait_for_decided(ledger: Path, at_least: int, process: subprocess.Popen[str]) -> None:
+    """Until ``at_least`` rows of ``ledger`` are decided (or the process ends, or 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if ledger.exists():
+            try:
+                states = ledger_states(ledger)
+            except Exception:  # the schema may not exist yet
+                states = {}
+            if sum(n for s, n in states.items() if s in TERMINAL) >= at_least:
+                return
+        time.sleep(0.02)

@@ -5,49 +5,26 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from enginetools import (
     TEMPLATE,
+    TERMINAL,
     assert_no_duplicates_outside_ambiguous,
     cli_env,
     fast_config,
     ledger_rows,
     ledger_states,
     run_cli,
+    start_cli,
+    wait_for_decided,
     write_campaign,
 )
 
 from dispatcher.ledger import RunLock, open_for_reading
 from dispatcher.simulator import DEFAULT_KEY, FaultConfig, running_simulator
 from dispatcher.vocabulary import ExitCode
-
-TERMINAL = {"invalid", "duplicate", "no_profile", "sender_not_allowed", "sent", "rejected",
-            "failed", "ambiguous"}
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
-    """A run in the background; its output goes to a file (a full pipe would block it)."""
-    with log.open("a") as sink:
-        return subprocess.Popen([sys.executable, "-m", "dispatcher", *args], env=env,
-                                text=True, stdout=sink, stderr=sink)
-
-
-def _wait_for_decided(ledger: Path, at_least: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if ledger.exists():
-            try:
-                states = ledger_states(ledger)
-            except Exception:  # the schema may not exist yet
-                states = {}
-            if sum(n for s, n in states.items() if s in TERMINAL) >= at_least:
-                return
-        time.sleep(0.02)
 
 
 def test_kill_9_at_several_points_loses_no_row_and_sends_nothing_twice(tmp_path: Path) -> None:
@@ -61,8 +38,8 @@ def test_kill_9_at_several_points_loses_no_row_and_sends_nothing_twice(tmp_path:
         env = cli_env(sim)
         kills = 0
         for point in (150, 700, 1300):
-            process = _start(args, env, tmp_path / "run.log")
-            _wait_for_decided(ledger, point, process)
+            process = start_cli(args, env, tmp_path / "run.log")
+            wait_for_decided(ledger, point, process)
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
@@ -93,8 +70,8 @@ def test_sigterm_drains_in_flight_requests_and_the_rerun_finishes(tmp_path: Path
     with running_simulator(fast_config(faults=faults)) as sim:
         env = cli_env(sim)
         log = tmp_path / "run.log"
-        process = _start(args, env, log)
-        _wait_for_decided(ledger, 60, process)
+        process = start_cli(args, env, log)
+        wait_for_decided(ledger, 60, process)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         assert process.returncode == ExitCode.STOPPED, log.read_text()[-2000:]

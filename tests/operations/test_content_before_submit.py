@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from enginetools import GENERATE, cli_env, fast_config, ledger_states, run_cli
+from enginetools import (
+    GENERATE,
+    cli_env,
+    fast_config,
+    ledger_states,
+    run_cli,
+    start_cli,
+    wait_for_decided,
+)
 
 from dispatcher.content.store import ContentStore
 from dispatcher.simulator import running_simulator
@@ -27,10 +32,6 @@ from dispatcher.simulator.faults import FaultConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_data"
-TERMINAL = {"sent", "invalid", "duplicate", "no_profile", "sender_not_allowed", "rejected",
-            "failed", "ambiguous", "already_sent"}
-
-
 def _campaign(folder: Path, rows: int) -> tuple[Path, Path]:
     """A remote-content campaign of ``rows`` citizens, each with the sample PDF/A."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,25 +86,6 @@ def test_a_run_registers_every_message_before_io_has_it(tmp_path: Path) -> None:
         assert some_id is not None and opened.lookup(some_id, other) is None
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
-    with log.open("a") as sink:
-        return subprocess.Popen([sys.executable, "-m", "dispatcher", *args], env=env,
-                                text=True, stdout=sink, stderr=sink)
-
-
-def _wait_for_decided(ledger: Path, at_least: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if ledger.exists():
-            try:
-                states = ledger_states(ledger)
-            except Exception:  # the schema may not exist yet
-                states = {}
-            if sum(n for s, n in states.items() if s in TERMINAL) >= at_least:
-                return
-        time.sleep(0.02)
-
-
 def test_kill_9_never_leaves_a_message_without_its_content(tmp_path: Path) -> None:
     campaign, template = _campaign(tmp_path / "in", 400)
     store = tmp_path / "content.sqlite"
@@ -115,8 +97,8 @@ def test_kill_9_never_leaves_a_message_without_its_content(tmp_path: Path) -> No
     with running_simulator(fast_config(faults=faults)) as sim:
         env = cli_env(sim, XDG_STATE_HOME=str(tmp_path / "state"))
         for point in (0, 60, 200):
-            process = _start(args, env, tmp_path / "run.log")
-            _wait_for_decided(ledger, point, process)
+            process = start_cli(args, env, tmp_path / "run.log")
+            wait_for_decided(ledger, point, process)
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=30)

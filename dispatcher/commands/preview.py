@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from dispatcher.commands._campaign_flags import AMOUNT_UNIT, DELIMITER, ENCODING, SHEET
 from dispatcher.commands._output import (
     abort,
     console,
@@ -67,16 +68,10 @@ def command(
         "(IO takes them from the service; the file does not say).", show_default=False,
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the cards as one JSON document."),
-    encoding: str | None = typer.Option(
-        None, "--encoding", help="Force the CSV encoding (e.g. cp1252) (default: detect)."
-    ),
-    delimiter: str | None = typer.Option(
-        None, "--delimiter", help="Force the CSV delimiter: ';', ',', tab (default: detect)."
-    ),
-    sheet: str | None = typer.Option(None, "--sheet", help="Excel sheet name or 0-based number."),
-    amount_unit: str | None = typer.Option(
-        None, "--amount-unit", help="cents or euro (default: the template's, else cents)."
-    ),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
+    sheet: str | None = SHEET,
+    amount_unit: str | None = AMOUNT_UNIT,
 ) -> None:
     """Show chosen rows as the IO app will show them: subject, text, buttons, payment, remote
     content; invalid rows show their problems. Nothing is sent."""

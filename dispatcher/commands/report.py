@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from dispatcher.commands._campaign_flags import DELIMITER, ENCODING
 from dispatcher.commands._output import console, err_console, json_errors, refused
 from dispatcher.report.dialect import CsvDialect
 from dispatcher.vocabulary import Language
@@ -42,10 +43,8 @@ def command(
         None, "--input",
         help="The campaign file, to add its columns (default: the recorded one, if unchanged).",
     ),
-    encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
-    delimiter: str | None = typer.Option(
-        None, "--delimiter", help="Force the campaign file's CSV delimiter."
-    ),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
     lang: str | None = typer.Option(
         None, "--lang", help="it or en: labels, page and CSV titles (default: LANG, else it)."
     ),

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._attachment_flags import (
+from dispatcher.commands._campaign_flags import (
     CONVERT_PDFA,
+    DELIMITER,
+    ENCODING,
     MAX_ATTACHMENT_SIZE,
     PDFA_VALIDATOR,
     attachment_options,
@@ -69,8 +71,8 @@ def command(
         None, "--concurrency", min=1, max=64, help="Requests in flight at most (default: 16)."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
-    encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
-    delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter."),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Send the valid rows even if some rows are invalid."
     ),

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._attachment_flags import (
+from dispatcher.commands._campaign_flags import (
     CONVERT_PDFA,
+    DELIMITER,
+    ENCODING,
     MAX_ATTACHMENT_SIZE,
     PDFA_VALIDATOR,
     attachment_options,
@@ -55,8 +57,8 @@ def command(
         None, "--ledger", help="Ledger path (default: FILE.dispatcher/ledger.sqlite)."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
-    encoding: str | None = typer.Option(None, "--encoding", help="Force the CSV encoding."),
-    delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter."),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     convert_pdfa: bool = CONVERT_PDFA,
     pdfa_validator: str | None = PDFA_VALIDATOR,

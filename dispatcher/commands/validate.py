@@ -27,10 +27,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dispatcher.commands._attachment_flags import (
+from dispatcher.commands._campaign_flags import (
+    AMOUNT_UNIT,
     CONVERT_PDFA,
+    DELIMITER,
+    ENCODING,
     MAX_ATTACHMENT_SIZE,
     PDFA_VALIDATOR,
+    SHEET,
     attachment_options,
 )
 from dispatcher.commands._output import (
@@ -331,16 +335,10 @@ def command(
     template: Path | None = typer.Option(
         None, "--template", "-t", help="Campaign template (.toml, or .md with +++ front matter)."
     ),
-    encoding: str | None = typer.Option(
-        None, "--encoding", help="Force the CSV encoding (e.g. cp1252) (default: detect)."
-    ),
-    delimiter: str | None = typer.Option(
-        None, "--delimiter", help="Force the CSV delimiter: ';', ',', tab (default: detect)."
-    ),
-    sheet: str | None = typer.Option(None, "--sheet", help="Excel sheet name or 0-based number."),
-    amount_unit: str | None = typer.Option(
-        None, "--amount-unit", help="cents or euro (default: the template's, else cents)."
-    ),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
+    sheet: str | None = SHEET,
+    amount_unit: str | None = AMOUNT_UNIT,
     problems_csv: Path | None = typer.Option(
         None, "--problems-csv", help="Write every problem to this CSV file."
     ),

@@ -1,7 +1,8 @@
-"""The attachment flags ``validate``, ``run`` (and ``--dry-run``) and ``test`` share.
+"""The flags that say how to read a campaign, shared by the commands that read one.
 
-One definition, so the three commands check attachments the same way: a file ``validate``
-accepted is accepted by ``run``, converted the same way, under the same size cap.
+One definition, so ``validate``, ``preview``, ``run`` (and ``--dry-run``) and ``test`` read a
+file the same way, and check its attachments the same way: a file ``validate`` accepted is
+accepted by ``run``, converted the same way, under the same size cap.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from dispatcher.commands._output import fail
 from dispatcher.i18n import N_
 from dispatcher.vocabulary import ExitCode
 
-__all__ = ["CONVERT_PDFA", "MAX_ATTACHMENT_SIZE", "PDFA_VALIDATOR", "attachment_options"]
+__all__ = ["AMOUNT_UNIT", "CONVERT_PDFA", "DELIMITER", "ENCODING", "MAX_ATTACHMENT_SIZE",
+           "PDFA_VALIDATOR", "SHEET", "attachment_options"]
+
+ENCODING: Any = typer.Option(
+    None, "--encoding", help="Force the CSV encoding (e.g. cp1252) (default: detect).")
+DELIMITER: Any = typer.Option(
+    None, "--delimiter", help="Force the CSV delimiter: ';', ',', tab (default: detect).")
+SHEET: Any = typer.Option(None, "--sheet", help="Excel sheet name or 0-based number.")
+AMOUNT_UNIT: Any = typer.Option(
+    None, "--amount-unit", help="cents or euro (default: the template's, else cents).")
 
 CONVERT_PDFA: Any = typer.Option(
     False, "--convert-pdfa", help="Convert attachments that are not PDF/A with Ghostscript "

@@ -11,37 +11,15 @@ Skipped only when no Chromium binary is found (Debian: ``apt-get install chromiu
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from browsertools import load_script, needs_chromium
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _script() -> ModuleType:
-    path = REPO / "scripts" / "preview_screenshot.py"
-    spec = importlib.util.spec_from_file_location("preview_screenshot", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-shot = _script()
+shot = load_script("preview_screenshot")
 CHROMIUM = shot.find_chromium()
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="no Chromium binary (chromium / chromium-browser on PATH, /usr/bin/chromium): "
-               "install it (Debian: apt-get install chromium) to open the preview in a browser",
-    ),
-]
+pytestmark = needs_chromium(CHROMIUM, "the preview")
 
 CF1, CF2 = "DNGNCL87P28L736E", "CNTLCU87R57L219G"
 NOTICE = "301234567890123416"

@@ -10,44 +10,22 @@ Skipped only when no Chromium binary is found (Debian: ``apt-get install chromiu
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from browsertools import load_script, needs_chromium
 
 from dispatcher.ledger import Ledger, TimelineSample
 from dispatcher.report.charts import CURRENT_COLOR, REQUESTS_COLOR, TARGET_COLOR, THROTTLED_COLOR
 from dispatcher.report.html import OUTCOME_COLORS
 from dispatcher.vocabulary import RowState
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _script() -> ModuleType:
-    path = REPO / "scripts" / "report_screenshot.py"
-    spec = importlib.util.spec_from_file_location("report_screenshot", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-shot = _script()
+shot = load_script("report_screenshot")
 CHROMIUM = shot.find_chromium()
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="no Chromium binary (chromium / chromium-browser on PATH, /usr/bin/chromium): "
-               "install it (Debian: apt-get install chromium) to open the report in a browser",
-    ),
-]
+pytestmark = needs_chromium(CHROMIUM, "the report")
 
 
 def _fabricated_run(ledger_path: Path) -> int:

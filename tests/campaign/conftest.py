@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from campaign_helpers import NOW
@@ -38,3 +41,24 @@ def load(write: Callable[..., Path]) -> Loader:
                              options=CampaignOptions(**options))  # type: ignore[arg-type]
 
     return _load
+
+
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def maker() -> ModuleType:
+    """``sample_data/make_sample_pdfa.py``: the sample PDF/A and its broken variants."""
+    spec = importlib.util.spec_from_file_location("make_sample_pdfa",
+                                                  SAMPLE_DATA / "make_sample_pdfa.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_sample_pdfa"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def variants(maker: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every broken variant of the sample PDF/A, by name, written once per module."""
+    return maker.write_variants(tmp_path_factory.mktemp("variants"))

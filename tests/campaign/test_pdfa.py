@@ -7,10 +7,8 @@ away from the committed sample, so every test below names the one problem it exp
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -27,22 +25,6 @@ from dispatcher.campaign.pdfa import (
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE = SAMPLES / "avviso_tari.pdf"
 Code = PdfProblemCode
-
-
-@pytest.fixture(scope="module")
-def maker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample_pdfa",
-                                                  SAMPLES / "make_sample_pdfa.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample_pdfa"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def variants(maker: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return maker.write_variants(tmp_path_factory.mktemp("variants"))
 
 
 def test_the_committed_sample_is_an_acceptable_pdfa_2b() -> None:

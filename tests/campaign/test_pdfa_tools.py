@@ -6,10 +6,8 @@ prints what veraPDF would and exits as it would), so the process handling is the
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,17 +29,6 @@ SAMPLE = SAMPLES / "avviso_tari.pdf"
 Code = PdfProblemCode
 needs_gs = pytest.mark.skipif(shutil.which("gs") is None,
                               reason="Ghostscript is not installed (apt install ghostscript)")
-
-
-@pytest.fixture(scope="module")
-def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    spec = importlib.util.spec_from_file_location("make_sample_pdfa",
-                                                  SAMPLES / "make_sample_pdfa.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample_pdfa"] = module
-    spec.loader.exec_module(module)
-    return module.write_variants(tmp_path_factory.mktemp("variants"))
 
 
 def _program(path: Path, body: str) -> Path:

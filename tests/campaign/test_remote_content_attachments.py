@@ -8,11 +8,9 @@ variants, written into tmp_path by sample_data/make_sample_pdfa.py.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
 import stat
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -30,17 +28,6 @@ SAMPLE = SAMPLES / "avviso_tari.pdf"
 ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 HEADER = ("fiscal_code,subject,markdown,third_party_id,configuration_id,feature_level_type,"
           "require_secure_channels,allegati_file")
-
-
-@pytest.fixture(scope="module")
-def maker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample_pdfa",
-                                                  SAMPLES / "make_sample_pdfa.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample_pdfa"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

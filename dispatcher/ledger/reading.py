@@ -43,8 +43,9 @@ def _table_statements() -> dict[str, str]:
 
 
 def is_blank(path: Path) -> bool:
-    """A file that holds no table at all: a ``kill -9`` struck while the ledger was being
-    created. It is no one's ledger yet, so a run may take it as a new one."""
+    """A ledger a ``kill -9`` struck while it was being created: no table at all, or tables
+    but neither a schema version nor a campaign yet. It is no one's ledger yet, so a run may
+    take it as a new one (opening it for writing finishes the creation)."""
     path = Path(path)
     if not path.is_file():
         return False
@@ -55,7 +56,15 @@ def is_blank(path: Path) -> bool:
     except StorageError:
         return False
     try:
-        return db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return True
+        if not tables <= set(_table_statements()) or (
+                "meta" in tables and schema_version(db) is not None):
+            return False  # another program's database, or a ledger already stamped
+        return "campaigns" not in tables or db.execute(
+            "SELECT count(*) FROM campaigns").fetchone()[0] == 0
     except sqlite3.DatabaseError:
         return False
     finally:

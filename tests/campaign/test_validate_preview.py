@@ -41,7 +41,7 @@ def test_preview_shows_each_asked_row_rendered_or_with_its_problems(payments: Pa
     result = invoke(str(payments), "--preview", "4,3,5")
     assert result.exit_code == ExitCode.INVALID_INPUT, result.output  # row 3 is invalid
     text = result.output
-    assert "Preview of row 4:" in text and "€ 40,00 · notice 301234567890123416" in text
+    assert "Preview of row 4:" in text and "€40.00 · notice 301234567890123416" in text
     assert '"id": "PRATICA-2"' in text and "28/02/2027" in text
     assert "Row 3 (invalid): not sent" in text
     assert "'TOTALE' (6 characters) is not a fiscal code" in text  # shown, not masked

@@ -22,9 +22,11 @@ from contenttools import (
     write_pdf,
 )
 from starlette.responses import Response
+from starlette.testclient import TestClient
 
-from dispatcher.content.server import InFlightLimit
+from dispatcher.content.server import InFlightLimit, ServerOptions, create_app
 from dispatcher.content.store import ContentStore
+from dispatcher.settings import Secret
 
 DETAILS = "/messages/{id}"
 PRECONDITION = "/messages/{id}/precondition"
@@ -216,3 +218,48 @@ async def test_beyond_the_in_flight_limit_the_answer_is_429_without_body() -> No
     assert (refused.status_code, refused.content) == (429, b"")
     assert answers[0].status_code == 200
     assert limited.in_flight == 0
+
+
+_ANSWERS = {  # every kind of details answer: (headers, expected status)
+    "opened": (headers(), 200),
+    "no key": (headers(key=None), 401),
+    "wrong key": (headers(key=KEY[:-1] + "X"), 403),
+    "key not ascii": ([("x-functions-key", "chiavé".encode("latin-1")),
+                       ("fiscal_code", CITIZEN)], 403),
+    "first of two keys counts": ([("x-functions-key", "nope"), ("x-functions-key", KEY),
+                                  ("fiscal_code", CITIZEN)], 403),
+    "bad fiscal code": (headers(CITIZEN.lower()), 400),
+    "foreign id": (headers(OTHER_CITIZEN), 404),
+}
+
+
+@pytest.mark.parametrize("case", list(_ANSWERS))
+def test_the_details_fast_route_answers_exactly_as_starlettes_route(
+        store_path: Path, case: str) -> None:
+    """A scope with a root path is left to Starlette's own details route: both answers,
+    status, headers and bytes, are one answer."""
+    sent, status = _ANSWERS[case]
+    fast, routed = _details_both_ways(store_path, sent)
+    assert fast.status_code == routed.status_code == status
+    assert fast.content == routed.content
+    assert fast.headers.multi_items() == routed.headers.multi_items()
+
+
+def test_a_fault_is_the_same_500_on_both_details_routes(store_path: Path) -> None:
+    with sqlite3.connect(store_path) as db:
+        db.execute("DROP TABLE messages")
+    fast, routed = _details_both_ways(store_path, headers())
+    assert fast.status_code == routed.status_code == 500
+    assert (fast.content, fast.headers.multi_items()) == (
+        routed.content, routed.headers.multi_items())
+
+
+def _details_both_ways(store_path: Path, sent: object) -> tuple[httpx.Response, httpx.Response]:
+    app = create_app(ServerOptions(store_path=store_path, key=Secret(KEY)))
+    with TestClient(app) as fast, TestClient(app, root_path="/elsewhere") as routed:
+        answers = fast.get("/messages/M-1", headers=sent), routed.get("/messages/M-1",
+                                                                     headers=sent)
+    if answers[0].status_code == 200:  # each route recorded its open
+        with ContentStore.open(store_path) as store:
+            assert store.opens()["M-1"].opens == 2
+    return answers

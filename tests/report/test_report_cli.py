@@ -56,7 +56,8 @@ def _write_campaign(path: Path) -> int:
 def _report_env() -> dict[str, str]:
     """No IO key, no IO address: a report must not need them. Italian, whatever the
     machine's locale says (the default when the environment names no language)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IO_", "LC_", "LANG"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("IO_", "LC_", "LANG", "DISPATCHER_LANG"))}
     return env
 
 

@@ -53,7 +53,7 @@ def test_the_suggested_commands_settle_the_campaign(tmp_path: Path) -> None:
     config = fast_config(faults=FaultConfig(seed=4, gateway_error_after_store_share=0.3))
     with running_simulator(config) as sim:
         env = {k: v for k, v in cli_env(sim).items()  # Italian: no locale names another
-               if not k.startswith(("LC_", "LANG"))}
+               if not k.startswith(("LC_", "LANG", "DISPATCHER_LANG"))}
         ran = run_cli(["run", str(campaign), "-t", str(TEMPLATE), "--ledger", str(ledger),
                        "--rate", "400/s"], env)
         assert ran.returncode == ExitCode.INCOMPLETE, ran.stderr[-2000:]

@@ -19,7 +19,7 @@ async def test_the_inbox_lists_every_message_by_recipient(make_sim: SimFactory) 
         assert set(body["inbox"]) == {ALLOWED_CF, BLOCKED_CF}
         [entry] = body["inbox"][ALLOWED_CF]
         assert set(entry) == {"id", "created_at", "subject", "content_hash", "service_id",
-                              "feature_level_type", "status"}
+                              "feature_level_type", "status", "third_party_id"}
         assert entry["id"] == first
         assert entry["created_at"].endswith("Z")
         assert len(entry["content_hash"]) == 64

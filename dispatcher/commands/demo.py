@@ -20,6 +20,7 @@ from dispatcher.commands._output import (
     err_console,
     num,
     refused,
+    tr,
     use_language,
 )
 from dispatcher.vocabulary import ExitCode
@@ -41,7 +42,7 @@ def command(
 ) -> None:
     """Run a sample campaign end to end against the embedded IO simulator (no network)."""
     use_language(lang)
-    from dispatcher.campaign import CampaignFileError, CampaignSource
+    from dispatcher.campaign import CampaignFileError, CampaignOptions, CampaignSource
     from dispatcher.commands.demo_remote import remote_content_demo
     from dispatcher.commands.hints import Invocation, suggest
     from dispatcher.commands.progress import RunProgress
@@ -60,7 +61,7 @@ def command(
         running_simulator,
     )
 
-    source = CampaignSource(campaign_file, template)
+    source = CampaignSource(campaign_file, template, CampaignOptions(language=tr().language))
     try:
         campaign = source.load()
     except CampaignFileError as exc:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dispatcher.commands._output import console, err_console
+from dispatcher.commands._output import console, err_console, tr
 
 if TYPE_CHECKING:
     from dispatcher.settings import Settings
@@ -58,7 +58,7 @@ def remote_content_demo(sim: RunningSimulator, settings: Settings, out: Path, *,
     """Run the remote-content part; the exit code of its ``run``."""
     from dataclasses import replace
 
-    from dispatcher.campaign import CampaignSource
+    from dispatcher.campaign import CampaignOptions, CampaignSource
     from dispatcher.commands.progress import RunProgress
     from dispatcher.commands.run import execute_run
     from dispatcher.commands.simulator import print_opened
@@ -97,7 +97,8 @@ def remote_content_demo(sim: RunningSimulator, settings: Settings, out: Path, *,
                         "{id} rc-config.toml)").format(id=DEMO_CONFIGURATION_ID), markup=False)
         ledger_path = folder / "ledger.sqlite"
         code = execute_run(
-            CampaignSource(CAMPAIGN, TEMPLATE), settings=remote, ledger_path=ledger_path,
+            CampaignSource(CAMPAIGN, TEMPLATE, CampaignOptions(language=tr().language)),
+            settings=remote, ledger_path=ledger_path,
             options=RunOptions(export_dir=folder, content_store=store),
             json_output=False, progress=RunProgress.for_terminal(err_console),
             invocation=invocation_for(CAMPAIGN, TEMPLATE, ledger_path))

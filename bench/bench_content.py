@@ -5,16 +5,19 @@ Rows, measured in one run with the same load generator:
 * ``GET /messages/{id}`` (details) from our server: key check, fiscal-code check, SQLite
   lookup with the keyed recipient hash, JSON, open recorded, over a store of
   ``--messages`` messages, each request for another message and citizen;
-* the same JSON from a bare Starlette handler (one route, a fixed answer): the floor;
+* the same JSON bytes from a bare Starlette handler (one route, a fixed answer): the floor.
+  Both servers run under the same uvicorn settings (``serving.uvicorn_config``, which
+  ``dispatcher content serve`` uses too) and are loaded by the same client;
 * attachment downloads (1 MiB, in one piece; 8 MiB, streamed), in MB/s, and the bare
   handler sending the same 1 MiB from memory.
 
 Each server runs in a child process (this script with ``--serve``) so the load generator
 does not share its GIL; the generator is a small raw-asyncio HTTP/1.1 keep-alive client
 (httpx itself tops out below these servers; see bench_simulator.py). Rounds alternate
-between the servers to even out noise from other work on the machine. Numbers only.
+between the servers to even out noise from other work on the machine: compare the ratio and
+the CPU per request of one run, not rates of different runs. Numbers only.
 
-Usage: ``python bench/bench_content.py [--seconds 3] [--connections 32] [--rounds 2]``
+Usage: ``python bench/bench_content.py [--seconds 3] [--connections 32] [--rounds 3]``
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib.util
 import os
 import re
 import statistics
@@ -200,7 +204,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per row and round")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--messages", type=int, default=20_000, help="messages in the store")
     args = parser.parse_args()
     if args.serve:
@@ -244,9 +248,19 @@ def run(args: argparse.Namespace, servers: dict[int, int]) -> list[Measured]:
     return list(totals.values())
 
 
+def implementations() -> str:
+    """What uvicorn's ``auto`` picks here: the numbers mean little without it."""
+    import uvicorn
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn {uvicorn.__version__} ({loop}, {http}), Python {sys.version.split()[0]}"
+
+
 def report(args: argparse.Namespace, rows: list[Measured]) -> None:
     print(f"content server, loopback, {args.connections} keep-alive connections for details, "
           f"{args.rounds} round(s) of {args.seconds:g} s per row, {args.messages} messages")
+    print(f"both servers: {implementations()}, {os.cpu_count()} CPU(s)")
     print(f"{'scenario':<46} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'MB/s':>8} {'CPU µs/req':>10}  statuses")
     for r in rows:

@@ -16,15 +16,22 @@ the store cannot read right now are a 503 with ``Retry-After``. Nothing redirect
 not follow redirects), not even a trailing slash. ``GET /ready`` sits outside IO's paths.
 
 Every successful answer is an open, recorded in the store by a background writer
-(:class:`OpenRecorder`): a commit per request would put a disk flush in every answer.
+(:class:`~dispatcher.content.recorder.OpenRecorder`): a commit per request would put a disk
+flush in every answer.
+
+Why the details call bypasses Starlette: it is what every opening of a message in the app
+costs, and Starlette's layers (its error and exception middleware, the route table, a
+``Request`` and a ``Response`` per call) cost more than the whole answer (a keyed hash and
+one SQLite row). :class:`DetailsRoute` answers ``GET /messages/{id}`` as a plain ASGI
+callable with the same checks, in the same order, and the same bytes; everything else (HEAD,
+the other paths, the lifespan) goes on to the Starlette app. ``bench/bench_content.py``
+measures the difference.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,16 +50,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dispatcher.content import lollipop
 from dispatcher.content.auth import DEFAULT_HEADER_KEY_NAME, KeyCheck
 from dispatcher.content.documents import precondition_document
+from dispatcher.content.recorder import OpenRecorder
 from dispatcher.content.store import BlobUnavailable, ContentStore, OpenKind, StoredMessage
 from dispatcher.settings import Secret
 
-__all__ = ["LollipopMode", "OpenRecorder", "ServerOptions", "create_app"]
+__all__ = ["DetailsRoute", "InFlightLimit", "LollipopMode", "OpenRecorder", "ServerOptions",
+           "StripPrefix", "create_app"]
 
 log = structlog.get_logger("dispatcher.content")
 
-# The spec's pattern for the ``fiscal_code`` header, whole (the spec leaves it unanchored).
+# The spec's pattern for the ``fiscal_code`` header, whole (the spec leaves it unanchored);
+# on the raw header bytes, as the ASGI server hands them over.
 FISCAL_CODE = re.compile(
-    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]")
+    rb"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]")
 WHOLE_IN_MEMORY = 1024 * 1024  # attachments up to this size are sent in one piece
 
 
@@ -98,57 +108,14 @@ def _empty(status: int) -> Response:
 
 NOT_FOUND_DETAIL = "no message with this id for this fiscal code"
 
-
-# -- the open recorder -------------------------------------------------------------------------
-
-
-class OpenRecorder:
-    """Opens collected by the handlers and written by one thread, in batches, on its own
-    connection. An open lost to a crash is a missed read signal, never a missed answer.
-
-    The handlers only append to a deque (atomic, no lock, no wake-up); the thread wakes
-    every ``interval_s``, takes what is there and writes it in one transaction.
-    """
-
-    def __init__(self, store_path: Path, *, interval_s: float = 0.25) -> None:
-        self._store_path = store_path
-        self._pending: collections.deque[tuple[str, str | None, OpenKind, float]] = (
-            collections.deque())
-        self._interval = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, third_party_id: str, attachment_id: str | None, kind: OpenKind,
-            at: float) -> None:
-        self._pending.append((third_party_id, attachment_id, kind, at))
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="content-opens", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Write what is pending and end the thread."""
-        if self._thread is not None:
-            self._stopping.set()
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        with ContentStore.open(self._store_path) as store:
-            while not self._stopping.wait(self._interval):
-                self._write(store)
-            self._write(store)
-
-    def _write(self, store: ContentStore) -> None:
-        batch = []
-        while self._pending:
-            batch.append(self._pending.popleft())
-        if not batch:
-            return
-        try:
-            store.record_opens(batch)
-        except Exception as exc:  # the log says so; serving goes on
-            log.error("content_opens_not_recorded", opens=len(batch), error=str(exc))
+# The refusals are the same bytes every time: made once, sent as often as needed (a plain
+# Starlette Response keeps no per-request state).
+_REFUSED = {401: _empty(401), 403: _empty(403)}
+_BAD_FISCAL_CODE = problem(400, "Bad Request", "the fiscal_code header must be a fiscal code "
+                           "in upper case (16 characters)")
+_NOT_FOUND = problem(404, "Not Found", NOT_FOUND_DETAIL)
+_INTERNAL_ERROR = problem(500, "Internal Server Error", "the content server failed to answer")
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 # -- the guard: in-flight limit ----------------------------------------------------------------
@@ -211,50 +178,65 @@ class _Handlers:
         self.recorder = recorder
         self.keys = KeyCheck(options.header_key_name, options.key)
 
-    def _admit(self, request: Request) -> Response | str:
-        """The refusal for this request, or the citizen's fiscal code it may read as."""
-        headers = request.headers
-        refused = self.keys.refusal(headers)
+    def admit(self, scope: Scope) -> Response | str:
+        """The refusal for this request, or the citizen's fiscal code it may read as.
+
+        One pass over the raw headers (the first of a repeated header counts, as in
+        Starlette's ``Headers.get``); names are lower case, as ASGI servers deliver them.
+        """
+        key_header = self.keys.raw_header
+        key = fiscal_code = None
+        for name, value in scope["headers"]:
+            if name == key_header:
+                if key is None:
+                    key = value
+            elif name == b"fiscal_code" and fiscal_code is None:
+                fiscal_code = value
+        refused = self.keys.refusal(key)
         if refused is not None:
-            return _empty(refused)
-        fiscal_code = headers.get("fiscal_code")
+            return _REFUSED[refused]
         if fiscal_code is None or not FISCAL_CODE.fullmatch(fiscal_code):
-            return problem(400, "Bad Request", "the fiscal_code header must be a fiscal code "
-                           "in upper case (16 characters)")
+            return _BAD_FISCAL_CODE
         if self.options.lollipop is not LollipopMode.OFF:
-            verdict = lollipop.verify(request.method, str(request.url), headers)
+            request = Request(scope)
+            verdict = lollipop.verify(request.method, str(request.url), request.headers)
             if (verdict.present and not verdict.valid) or (
                     not verdict.present and self.options.lollipop is LollipopMode.REQUIRED):
                 log.warning("content_lollipop_refused", path=request.url.path,
                             reason=verdict.reason)
-                return _empty(403)
-        return fiscal_code
+                return _REFUSED[403]
+        return fiscal_code.decode("ascii")
+
+    def details_answer(self, scope: Scope, third_party_id: str) -> Response | bytes:
+        """The refusal, or the details document IO receives (the store made it once)."""
+        admitted = self.admit(scope)
+        if isinstance(admitted, Response):
+            return admitted
+        document = self.store.details_document(third_party_id, admitted)
+        return _NOT_FOUND if document is None else document
 
     def _message(self, request: Request) -> Response | StoredMessage:
-        admitted = self._admit(request)
+        admitted = self.admit(request.scope)
         if isinstance(admitted, Response):
             return admitted
         found = self.store.lookup(request.path_params["id"], admitted)
-        if found is None:
-            return problem(404, "Not Found", NOT_FOUND_DETAIL)
-        return found
+        return _NOT_FOUND if found is None else found
 
-    def _opened(self, request: Request, third_party_id: str, attachment_id: str | None,
-                kind: OpenKind) -> None:
+    def opened(self, method: str, third_party_id: str, attachment_id: str | None,
+               kind: OpenKind) -> None:
         """Record an open; a HEAD (Starlette answers it on every GET route) reads nothing."""
-        if request.method == "GET":
+        if method == "GET":
             self.recorder.add(third_party_id, attachment_id, kind, self.options.clock())
 
     async def details(self, request: Request) -> Response:
-        admitted = self._admit(request)
-        if isinstance(admitted, Response):
-            return admitted
+        """The details route inside Starlette: what :class:`DetailsRoute` leaves to it
+        (HEAD, a scope with a ``root_path``); the same answer from the same code."""
         tid = request.path_params["id"]
-        document = self.store.details_document(tid, admitted)
-        if document is None:
-            return problem(404, "Not Found", NOT_FOUND_DETAIL)
-        self._opened(request, tid, None, OpenKind.DETAILS)
-        return Response(document, 200, media_type="application/json")
+        answer = self.details_answer(request.scope, tid)
+        if isinstance(answer, Response):
+            return answer
+        self.opened(request.method, tid, None, OpenKind.DETAILS)
+        return Response(answer, 200, media_type="application/json")
 
     async def precondition(self, request: Request) -> Response:
         found = self._message(request)
@@ -263,7 +245,7 @@ class _Handlers:
         precondition = found.content.precondition
         if precondition is None:
             return problem(404, "Not Found", "this message has no precondition")
-        self._opened(request, found.content.third_party_id, None, OpenKind.PRECONDITION)
+        self.opened(request.method, found.content.third_party_id, None, OpenKind.PRECONDITION)
         return Response(precondition_document(precondition), 200,
                         media_type="application/json")
 
@@ -280,8 +262,8 @@ class _Handlers:
             log.warning("content_attachment_unavailable", error=str(exc))
             return problem(503, "Service Unavailable", "the attachment cannot be read right "
                            "now; retry later", {"Retry-After": str(self.options.retry_after_s)})
-        self._opened(request, found.content.third_party_id, attachment.id,
-                     OpenKind.ATTACHMENT)
+        self.opened(request.method, found.content.third_party_id, attachment.id,
+                    OpenKind.ATTACHMENT)
         headers = {"Content-Length": str(attachment.size)}
         if attachment.size <= WHOLE_IN_MEMORY:
             return Response(b"".join(chunks), 200, headers,
@@ -317,15 +299,55 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("content_server_error", path=request.url.path, error=type(exc).__name__,
               exc_info=exc)
-    return problem(500, "Internal Server Error", "the content server failed to answer")
+    return _INTERNAL_ERROR
 
 
-def create_app(options: ServerOptions) -> Starlette:
+class DetailsRoute:
+    """ASGI: answers ``GET /messages/{id}`` itself; anything else goes on to ``app``.
+
+    The path is matched as Starlette matches ``/messages/{id}`` (one non-empty segment), and
+    only in a scope without a ``root_path`` (ours never has one: :class:`StripPrefix` serves
+    the proxy's prefix), so the route table's answer cannot differ from this one. A fault is
+    the same 500 ProblemJson as Starlette's handler gives, logged the same way.
+    """
+
+    PREFIX = "/messages/"
+
+    def __init__(self, app: ASGIApp, handlers: _Handlers) -> None:
+        self.app = app
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        tid = path[len(self.PREFIX):]
+        if not path.startswith(self.PREFIX) or not tid or "/" in tid:
+            await self.app(scope, receive, send)
+            return
+        try:
+            answer = self.handlers.details_answer(scope, tid)
+        except Exception as exc:
+            log.error("content_server_error", path=path, error=type(exc).__name__,
+                      exc_info=exc)
+            answer = _INTERNAL_ERROR
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        self.handlers.opened("GET", tid, None, OpenKind.DETAILS)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"%d" % len(answer)), _JSON_TYPE]})
+        await send({"type": "http.response.body", "body": answer})
+
+
+def create_app(options: ServerOptions) -> ASGIApp:
     """The content server's ASGI app, its store open and its open recorder started.
 
     Raises :class:`~dispatcher.content.store.ContentStoreError` when the store cannot be
     opened and ``ConfigError`` for a bad key or header name, before anything is served.
     Served with the lifespan on, its shutdown writes the queued opens and closes the store.
+    From the outside in: the proxy prefix, the in-flight limit, the details route, Starlette.
     """
     store = ContentStore.open(options.store_path)
     try:
@@ -343,7 +365,7 @@ def create_app(options: ServerOptions) -> Starlette:
             handlers.recorder.stop()
             store.close()
 
-    app = Starlette(
+    routed = Starlette(
         routes=[
             Route("/ready", handlers.ready, methods=["GET"]),
             Route("/messages/{id}", handlers.details, methods=["GET"]),
@@ -353,9 +375,8 @@ def create_app(options: ServerOptions) -> Starlette:
         exception_handlers={HTTPException: _not_found, Exception: _internal_error},
         lifespan=lifespan,
     )
-    app.router.redirect_slashes = False  # IO does not follow redirects
-    app.add_middleware(InFlightLimit, limit=options.max_in_flight)
+    routed.router.redirect_slashes = False  # IO does not follow redirects
+    app: ASGIApp = InFlightLimit(DetailsRoute(routed, handlers), limit=options.max_in_flight)
     if options.root_path:
-        app.add_middleware(StripPrefix, prefix=options.root_path)
-    app.state.recorder = handlers.recorder
+        app = StripPrefix(app, prefix=options.root_path)
     return app

@@ -19,7 +19,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from dispatcher.content.server import ServerOptions, create_app
 
@@ -40,7 +40,7 @@ class Listen:
 class RunningContentServer:
     """A served content server: its address, for clients and tests."""
 
-    app: Starlette
+    app: ASGIApp
     host: str
     port: int
 
@@ -64,7 +64,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Starlette, listen: Listen) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, listen: Listen) -> uvicorn.Config:
     """uvloop/httptools when installed, no access log, the host program's logging left alone."""
     return uvicorn.Config(
         app, loop="auto", http="auto", ws="none", lifespan="on", access_log=False,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 import httpx
+from starlette.types import ASGIApp, Message
 
 from dispatcher.content.model import Attachment, Precondition, RemoteContent
 from dispatcher.content.server import LollipopMode, ServerOptions
@@ -66,6 +68,23 @@ def served(store_path: Path, *, lollipop: LollipopMode = LollipopMode.OFF,
     with running_content_server(options, Listen(port=0)) as server, \
             httpx.Client(base_url=server.url + root_path, follow_redirects=False) as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
+    """Run ``app``'s ASGI lifespan around the block, as uvicorn does (startup, shutdown)."""
+    to_app, app_inbox = anyio.create_memory_object_stream[Message](1)
+    app_outbox, from_app = anyio.create_memory_object_stream[Message](1)
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    async with anyio.create_task_group() as tg, to_app, from_app:
+        tg.start_soon(app, scope, app_inbox.receive, app_outbox.send)
+        await to_app.send({"type": "lifespan.startup"})
+        assert (await from_app.receive())["type"] == "lifespan.startup.complete"
+        try:
+            yield
+        finally:
+            await to_app.send({"type": "lifespan.shutdown"})
+            assert (await from_app.receive())["type"] == "lifespan.shutdown.complete"
 
 
 def registered_store(path: Path, pdf: Path) -> Path:

@@ -207,3 +207,23 @@ def test_open_times_given_in_italian_time_come_back_in_utc(store: ContentStore) 
     store.record_open("M-1", None, OpenKind.DETAILS, datetime(2027, 1, 11, 11, 0, tzinfo=rome))
     first = store.opens()["M-1"].first_opened_at
     assert first.tzinfo is UTC and first == datetime(2027, 1, 11, 10, 0, tzinfo=UTC)
+
+
+def test_a_batch_of_opens_larger_than_one_statement_is_recorded_whole(
+        store: ContentStore) -> None:
+    """The server's recorder writes a second of opens at a time, many rows per statement:
+    every open arrives, with its own time and kind, whatever the batch's size."""
+    kinds = [OpenKind.DETAILS, "precondition", OpenKind.ATTACHMENT]
+    opens = [(f"M-{n % 7}", "avviso" if n % 3 == 2 else None, kinds[n % 3],
+              1_800_000_000.123456 + n / 1000) for n in range(1001)]
+    opens[500] = ("M-0", None, OpenKind.DETAILS, REGISTERED + timedelta(microseconds=250))
+    store.record_opens(opens)
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT third_party_id, attachment_id, kind, at FROM opens "
+                          "ORDER BY rowid").fetchall()
+    expected = [(tid, aid, str(kind), at if isinstance(at, float) else at.timestamp())
+                for tid, aid, kind, at in opens]
+    assert rows == expected
+    with pytest.raises(ValueError):
+        store.record_opens([("M-1", None, "viewed", 1_800_000_000.0)])
+    assert _count(store.path, "opens") == 1001

@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
-import threading
-import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from dispatcher.content.server import ServerOptions, create_app
+from dispatcher.serving import listening_socket, served_in_thread
 
 __all__ = ["Listen", "RunningContentServer", "bind", "running_content_server", "serve"]
 
@@ -52,16 +51,7 @@ class RunningContentServer:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host``:``port``; OSError names what went wrong."""
-    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return listening_socket(host, port)
 
 
 def uvicorn_config(app: ASGIApp, listen: Listen) -> uvicorn.Config:
@@ -99,12 +89,6 @@ def _stopped(signum: int, frame: object) -> None:
     raise _Stopped
 
 
-class _Embedded(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # in a thread the embedding program owns the signals
-
-
 @contextlib.contextmanager
 def running_content_server(options: ServerOptions, listen: Listen | None = None, *,
                            startup_timeout: float = 10.0) -> Iterator[RunningContentServer]:
@@ -112,27 +96,6 @@ def running_content_server(options: ServerOptions, listen: Listen | None = None,
     listen = listen or Listen(port=0)
     app = create_app(options)
     sock = bind(listen.host, listen.port)
-    server = _Embedded(uvicorn_config(app, listen))
-    failures: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the starting thread
-            failures.append(exc)
-
-    thread = threading.Thread(target=run, name="content-server", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError(f"the content server did not start: {failures!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("the content server did not start in time")
-            time.sleep(0.002)
-        yield RunningContentServer(app, listen.host, sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with served_in_thread(uvicorn_config(app, listen), sock, name="content server",
+                          startup_timeout=startup_timeout) as port:
+        yield RunningContentServer(app, listen.host, port)

@@ -16,13 +16,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import uvicorn
 
+from dispatcher.serving import EmbeddedServer, listening_socket, served_in_thread
 from dispatcher.simulator.app import API_PREFIX, CONTROL_PREFIX, SimulatorApp, create_app
 from dispatcher.simulator.client import AsyncSimulatorControl, SimulatorControl
 from dispatcher.simulator.config import SimulatorConfig
@@ -65,12 +64,6 @@ class AsyncRunningSimulator(_Urls, AsyncSimulatorControl):
         AsyncSimulatorControl.__init__(self, self.control_url)
 
 
-class _EmbeddedServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # the embedding program owns SIGINT/SIGTERM
-
-
 def uvicorn_config(app: SimulatorApp, *, log_level: str = "warning") -> uvicorn.Config:
     """uvicorn settings for speed and quiet: uvloop/httptools when installed, no access log.
 
@@ -95,19 +88,10 @@ def bind_socket(host: str, port: int, *, allow_non_loopback: bool = False) -> so
     Listening at once means clients that connect before uvicorn has started wait in the
     backlog instead of being refused.
     """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    family, _, _, _, address = infos[0]
+    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
     if not allow_non_loopback and not ipaddress.ip_address(address[0]).is_loopback:
         raise ValueError(f"refusing to serve the simulator on non-loopback address {host!r}")
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return listening_socket(host, port)
 
 
 @contextlib.contextmanager
@@ -125,34 +109,13 @@ def running_simulator(
     """
     app = create_app(config)
     sock = bind_socket(host, port)
-    server = _EmbeddedServer(uvicorn_config(app))
-    failures: list[BaseException] = []
-
-    def serve() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the starting thread
-            failures.append(exc)
-
-    thread = threading.Thread(target=serve, name="io-simulator", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError(f"the simulator did not start: {failures!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("the simulator did not start in time")
-            time.sleep(0.002)
-        sim = RunningSimulator(app, host, sock.getsockname()[1])
+    with served_in_thread(uvicorn_config(app), sock, name="IO simulator",
+                          startup_timeout=startup_timeout) as bound:
+        sim = RunningSimulator(app, host, bound)
         try:
             yield sim
         finally:
             sim.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @contextlib.asynccontextmanager
@@ -170,7 +133,7 @@ async def serve_simulator(
     """
     app = create_app(config)
     sock = bind_socket(host, port)
-    server = _EmbeddedServer(uvicorn_config(app))
+    server = EmbeddedServer(uvicorn_config(app))
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [sock])

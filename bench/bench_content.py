@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchtools import start_child, stop_child
+
 KEY = "bench-content-key-0123456789"
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 SMALL, LARGE = 1024 * 1024, 8 * 1024 * 1024
@@ -183,19 +185,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(kind: str, store: Path) -> tuple[subprocess.Popen[str], int]:
-    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--store", str(store)],
-                             stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    return child, int(child.stdout.readline())
+    return start_child(__file__, "--serve", kind, "--store", str(store))
 
 
 def stop(child: subprocess.Popen[str]) -> None:
-    child.terminate()
-    try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+    stop_child(child)
 
 
 def main() -> None:

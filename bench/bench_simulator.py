@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from benchtools import start_child, stop_child
 
 CF = "RSSMRA85T10A562S"
 KEY = "demo-key"
@@ -167,19 +167,11 @@ async def httpx_load(port: int, bounds: Bounds) -> Measured:
 
 
 def _start(name: str) -> tuple[subprocess.Popen[str], int]:
-    child = subprocess.Popen([sys.executable, __file__, "--serve", name],
-                             stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    return child, int(child.stdout.readline())
+    return start_child(__file__, "--serve", name)
 
 
 def _stop(child: subprocess.Popen[str]) -> None:
-    child.terminate()
-    try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+    stop_child(child)
 
 
 async def _message_id(port: int) -> str:

@@ -60,6 +60,7 @@ class ProblemCode(StrEnum):
     CONFIGURATION_ID_FORMAT = "configuration_id_format"
     ATTACHMENTS_NEED_ADVANCED = "attachments_need_advanced"
     THIRD_PARTY_ID_SHARED = "third_party_id_shared"
+    THIRD_PARTY_ID_FORMAT = "third_party_id_format"
     CTA_FORMAT = "cta_format"
     # remote content and attachments (remote_rules.py, attachments.py)
     REMOTE_SUBJECT_TOO_SHORT = "remote_subject_too_short"
@@ -238,6 +239,14 @@ MESSAGES: dict[ProblemCode, tuple[str, str]] = {
     ProblemCode.CONFIGURATION_ID_MISSING: (
         "remote content (third_party_id) needs a configuration_id",
         "il contenuto remoto (third_party_id) richiede un configuration_id",
+    ),
+    ProblemCode.THIRD_PARTY_ID_FORMAT: (
+        "{value!r} cannot be a third_party_id: IO puts it in the address of the content "
+        "server (/messages/ID), so use letters, digits and . _ ~ - only (up to 128; not . or "
+        "..), e.g. REF-2027-0501 instead of REF/2027/0501",
+        "{value!r} non può essere un third_party_id: IO lo mette nell'indirizzo del server "
+        "dei contenuti (/messages/ID), quindi solo lettere, cifre e . _ ~ - (fino a 128; non "
+        ". o ..), per esempio REF-2027-0501 invece di REF/2027/0501",
     ),
     ProblemCode.CONFIGURATION_ID_FORMAT: (
         "{value!r} is not a ULID (26 characters, like 01ARZ3NDEKTSV4RRFFQ69G5FAV)",

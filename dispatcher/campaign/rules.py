@@ -287,6 +287,10 @@ class Plan:
         if not self.has("third_party_id"):
             return
         self._derive(1, "__tp_id", tp_id, Field.THIRD_PARTY_ID)
+        # IO fetches /messages/{id}: only what a URL path segment carries as it is
+        self._rule(P.THIRD_PARTY_ID_FORMAT, "third_party_id",
+                   tp_id.is_not_null() & (~tp_id.str.contains(r"^[A-Za-z0-9._~-]{1,128}$")
+                                          | tp_id.is_in([".", ".."])), tp_id)
         config = self.value("configuration_id")
         self._rule(P.CONFIGURATION_ID_MISSING, "configuration_id",
                    tp_id.is_not_null() & config.is_null())

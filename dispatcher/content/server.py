@@ -162,9 +162,28 @@ class StripPrefix:
         if scope["type"] == "http" and self.prefix:
             path: str = scope["path"]
             if path.startswith(self.prefix + "/"):
+                raw: bytes = scope.get("raw_path") or path.encode()
+                prefix = self.prefix.encode()
                 scope = {**scope, "path": path[len(self.prefix):],
-                         "raw_path": path[len(self.prefix):].encode()}
+                         "raw_path": raw[len(prefix):] if raw.startswith(prefix) else
+                         path[len(self.prefix):].encode(),
+                         ORIGINAL_RAW_PATH: raw}
         await self.app(scope, receive, send)
+
+
+ORIGINAL_RAW_PATH = "dispatcher.original_raw_path"
+"""The scope key where :class:`StripPrefix` keeps the path as the request carried it."""
+
+
+def signed_url(scope: Scope) -> str:
+    """The URL as IO sent (and signed) it: the path still percent-encoded, the proxy's prefix
+    kept. ``Request.url`` would give the decoded path, which no longer matches the signature
+    of an id with a space or an accented letter."""
+    request = Request(scope)
+    raw: bytes = scope.get(ORIGINAL_RAW_PATH) or scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string") or b""
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    return base + raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
 
 
 # -- the app -----------------------------------------------------------------------------------
@@ -199,7 +218,7 @@ class _Handlers:
             return _BAD_FISCAL_CODE
         if self.options.lollipop is not LollipopMode.OFF:
             request = Request(scope)
-            verdict = lollipop.verify(request.method, str(request.url), request.headers)
+            verdict = lollipop.verify(request.method, signed_url(scope), request.headers)
             if (verdict.present and not verdict.valid) or (
                     not verdict.present and self.options.lollipop is LollipopMode.REQUIRED):
                 log.warning("content_lollipop_refused", path=request.url.path,

@@ -132,3 +132,21 @@ def test_required_refuses_unsigned_requests_too(store_path: Path, device: Device
 
 def test_off_ignores_the_headers(store_path: Path, device: DeviceKey) -> None:
     assert _statuses(store_path, LollipopMode.OFF, device) == (200, 200, 200)
+
+
+def test_a_signed_request_for_an_id_the_url_must_encode_verifies(
+        tmp_path: Path, device: DeviceKey) -> None:
+    """The signature is checked against the URL as IO sent it (still percent-encoded, the
+    proxy's prefix kept), not the decoded one: an id with a space or an accent is served."""
+    from contenttools import REGISTERED, content
+
+    from dispatcher.content.store import ContentStore
+
+    path = tmp_path / "content.sqlite"
+    with ContentStore.open(path) as store:
+        store.register([(CITIZEN, content("RÉF 1"))], registered_at=REGISTERED)
+    for root in ("", "/io"):
+        with served(path, lollipop=LollipopMode.REQUIRED, root_path=root) as client:
+            answer = client.get("/messages/R%C3%89F%201", headers=signed(device))
+            assert answer.status_code == 200, (root, answer.status_code)
+            assert client.get("/messages/R%C3%89F%201", headers=headers()).status_code == 403

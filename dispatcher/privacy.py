@@ -10,7 +10,7 @@ import functools
 import html
 import json
 import re
-from urllib.parse import quote, quote_plus
+from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
 # Same shape IO accepts (omocodia letters allowed), matched anywhere in free text, even glued
 # to what comes before it: SPID writes ``TINIT-RSSMRA…``, a cell may read ``ITRSSMRA…``.
@@ -139,3 +139,13 @@ def registered_secrets() -> tuple[str, ...]:
 def without_secrets(text: str | None) -> str | None:
     """``text`` with every registered secret removed: the last gate before a database."""
     return None if text is None else redact(text, registered_secrets())
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit to print: without user info, query and fragment (they may hold secrets)."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        return "(the URL, not shown: it does not parse)"
+    return SplitResult(parts.scheme, host, parts.path, "", "").geturl()

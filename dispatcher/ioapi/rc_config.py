@@ -45,7 +45,7 @@ from dispatcher.ioapi.outcomes import (
 )
 from dispatcher.ioapi.retry import RetryPolicy
 from dispatcher.pacing import Pacer
-from dispatcher.privacy import register_secret
+from dispatcher.privacy import register_secret, shown_url
 from dispatcher.settings import Secret, Settings
 
 __all__ = [
@@ -110,7 +110,7 @@ class Environment:
     def view(self) -> dict[str, object]:
         """For output: everything but the key, which is only said to be set."""
         auth = self.authentication
-        out: dict[str, object] = {"base_url": self.base_url,
+        out: dict[str, object] = {"base_url": shown_url(self.base_url),
                                   "header_key_name": auth.header_key_name,
                                   "type": auth.type, "key": "set (never shown)"}
         if self.test_users is not None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -38,6 +38,7 @@ import structlog
 from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileAnswer, RetryPolicy
 from dispatcher.operations.errors import OperationRefused
 from dispatcher.pacing import Pacer
+from dispatcher.privacy import shown_url
 from dispatcher.settings import PRODUCTION_BASE_URL, ConfigError, Settings
 from dispatcher.vocabulary import ExitCode, ProfileKind
 
@@ -59,7 +60,7 @@ IO_API_PATH = "/api/v1"
 PROBE_FISCAL_CODE = "AAAAAA00A00A000A"
 """IO's test citizen: in every service's ``authorized_recipients``, sandbox keys included."""
 
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # In the answer's detail (httpx's text, after the client's "gave up after N attempts: ").
 _NAME_UNKNOWN = ("name or service not known", "nodename nor servname", "no address associated",
                  "getaddrinfo failed", "name does not resolve", "no such host")
@@ -184,16 +185,6 @@ class PreflightFailed(OperationRefused):
 # -- 1. the base URL ------------------------------------------------------------------------
 
 
-def shown_url(url: str) -> str:
-    """``url`` fit to print: without user info, query and fragment (they may hold secrets)."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.netloc.rsplit("@", 1)[-1]
-    except ValueError:
-        return "(the base URL, not shown: it does not parse)"
-    return SplitResult(parts.scheme, host, parts.path, "", "").geturl()
-
-
 def check_base_url(url: str) -> list[str]:
     """Warnings about ``url``; :class:`ConfigError` when no request could reach IO with it.
 
@@ -238,7 +229,7 @@ def check_base_url(url: str) -> list[str]:
         warnings.append(
             f"the path is '{path or '/'}', IO's API lives under {IO_API_PATH}: did you mean "
             f"{scheme}://{parts.netloc}{IO_API_PATH}?")
-    if scheme == "http" and host not in _LOOPBACK:
+    if scheme == "http" and host not in LOOPBACK_HOSTS:
         warnings.append(f"the base URL is plain http to {host}: the API key would travel "
                         "unencrypted; IO is served over https")
     return warnings

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
+from dispatcher.content.auth import check_header_name
 from dispatcher.ioapi.rc_config import (
     API_KEY_AUTH,
     PRECONDITIONS,
@@ -37,8 +38,9 @@ from dispatcher.ioapi.rc_config import (
     NewConfiguration,
 )
 from dispatcher.operations.errors import OperationRefused
+from dispatcher.operations.preflight import LOOPBACK_HOSTS
 from dispatcher.pacing import Pacer
-from dispatcher.privacy import mask_fiscal_code
+from dispatcher.privacy import mask_fiscal_code, shown_url
 from dispatcher.settings import ConfigError, Secret, Settings, check_api_key
 from dispatcher.vocabulary import ExitCode
 
@@ -122,9 +124,14 @@ def _environment(where: _Where, data: Mapping[str, Any], name: str,
     testing = name == "test_environment"
     where.only(name, table, (*_ENVIRONMENT, "test_users") if testing else _ENVIRONMENT)
     base_url = where.text(table, "base_url", table=name)
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise where.error(f"{name}.base_url", f"{base_url!r} is not an https:// URL")
+    problem = _content_url_problem(base_url)
+    if problem:
+        raise where.error(f"{name}.base_url", problem)
+    header = where.text(table, "header_key_name", table=name)
+    try:
+        check_header_name(header)
+    except ConfigError as exc:  # IO has no delete: a configuration that cannot work stays
+        raise where.error(f"{name}.header_key_name", str(exc)) from None
     kind = where.text(table, "type", table=name, default=API_KEY_AUTH)
     if kind != API_KEY_AUTH:
         raise where.error(f"{name}.type", f"IO sends only {API_KEY_AUTH}, not {kind!r}")
@@ -132,10 +139,35 @@ def _environment(where: _Where, data: Mapping[str, Any], name: str,
     return Environment(
         base_url=base_url,
         authentication=ContentAuthentication(
-            header_key_name=where.text(table, "header_key_name", table=name),
+            header_key_name=header,
             key=_content_key(where, table, name, env), type=kind),
         test_users=users,
     )
+
+
+def _content_url_problem(url: str) -> str | None:
+    """Why IO could never use ``url`` as a content server's base URL (None: it could).
+
+    https (plain http only to this machine, for the simulator), a host, and nothing IO
+    would carry around in the clear: no user name or password, no query, no fragment.
+    """
+    shown = shown_url(url)
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return f"{shown} does not parse as a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{shown} is not an https:// URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return (f"{shown} holds a user name or password: IO authenticates with the key "
+                "header; remove them")
+    if parts.query or parts.fragment:
+        return f"{shown} has a query or fragment (?… or #…): IO appends /messages/ID to it"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return (f"{shown} is plain http: IO would send citizens' content and the key "
+                "unencrypted; use https")
+    return None
 
 
 def _content_key(where: _Where, table: Mapping[str, Any], name: str,

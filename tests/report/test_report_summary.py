@@ -37,7 +37,8 @@ def test_the_summary_has_a_stable_schema(mixed) -> None:
     assert set(data) == {"schema", "generated_at", "ledger", "campaign", "open",
                          "remote_content", "rows", "io_status", "runs", "status_checks"}
     assert set(data["open"]) == {"rows", "unfinished", "ambiguous", "unchecked",
-                                 "recording_cut_short", "commands"}
+                                 "recording_cut_short", "scheduled_later", "next_due",
+                                 "commands"}
     assert set(data["campaign"]) == {"id", "input_file", "input_sha256", "created_at",
                                      "completed_at", "complete"}
     assert set(data["rows"]) == {"total", "needing_attention", "to_reach", "by_outcome"}

@@ -30,6 +30,7 @@ from dispatcher.campaign.pdf_problems import PdfProblem, PdfProblemCode
 from dispatcher.campaign.problems import ProblemCode
 from dispatcher.campaign.remote_template import TemplateAttachment, attachment_id
 from dispatcher.content.model import Attachment
+from dispatcher.paths import campaign_folder
 from dispatcher.storage import private_folder
 from dispatcher.vocabulary import Language
 
@@ -143,8 +144,8 @@ class AttachmentFiles:
         self.base = Path(campaign).absolute().parent
         self.options = options
         self.language = language
-        self.converted_dir = options.converted_dir or Path(
-            f"{campaign}.dispatcher") / "pdfa"
+        # beside the ledger: one folder of the campaign's own files to keep or clean up
+        self.converted_dir = options.converted_dir or campaign_folder(Path(campaign)) / "pdfa"
         validator = external_validator(options.validator) if options.validator else None
         self.max_bytes = options.max_bytes or DEFAULT_MAX_BYTES
         self.checker = PdfChecker(max_bytes=self.max_bytes, validator=validator)

@@ -70,10 +70,10 @@ def remote_content_demo(sim: RunningSimulator, settings: Settings, out: Path, *,
     from dispatcher.operations.run import RunOptions
     from dispatcher.settings import Secret
     from dispatcher.simulator import DEFAULT_KEY, DEMO_CONFIGURATION_ID
+    from dispatcher.storage import private_folder
 
     _ = translate
-    folder = out / "remote"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(out / "remote")
     for name in REMOTE_FILES:
         (out / name).unlink(missing_ok=True)
     for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "results.csv",

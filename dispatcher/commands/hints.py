@@ -6,11 +6,12 @@ exit 2. So a hint is never typed out by hand: :func:`suggest` builds it from the
 command, its own arguments, and the *context* options of an :class:`Invocation` (the one
 running now, or one recorded in the ledger's audit trail) that the target command accepts.
 
-Only the options in :data:`CARRIED` travel: where the campaign, its template, ledger, journal
-and settings are, and how the file is read. Choices the operator makes per run
-(``--skip-invalid``, ``--resend-ambiguous``, ``--yes``, ``--json``) never do: a hint adds the
-one it is about. No option carries a secret (keys come from the environment or a file, never
-argv), and every word is quoted with :func:`shlex.quote`.
+Only the options in :data:`CARRIED` travel: where the campaign, its template, ledger, journal,
+content store and settings are, how the file and its attachments are read, the send window,
+and ``--require-test`` (a safeguard the operator chose keeps guarding the suggested run).
+Choices the operator makes per run (``--skip-invalid``, ``--resend-ambiguous``, ``--yes``,
+``--json``) never do: a hint adds the one it is about. No option carries a secret (keys come
+from the environment or a file, never argv), and every word is quoted with :func:`shlex.quote`.
 
 The current invocation is read from ``sys.argv`` (as the audit trail records it), with the
 target commands' own option declarations (their ``typer.Option`` defaults) telling which
@@ -40,7 +41,8 @@ PROGRAM = "dispatcher"
 CARRIED: tuple[str, ...] = (
     "template", "ledger", "config", "journal", "sheet", "encoding", "delimiter",
     "amount_unit", "rate", "concurrency", "profile_cache", "profile_cache_file", "export_dir",
-    "campaign",
+    "campaign", "content_store", "convert_pdfa", "pdfa_validator", "max_attachment_size",
+    "send_window", "require_test",
 )
 """Parameter names (as the commands' functions spell them) a suggested command repeats."""
 
@@ -158,6 +160,8 @@ def _read(spec: _Spec, words: list[str]) -> tuple[dict[str, str], list[str]]:
                 positional.append(word)
             continue
         if not option.takes_value:
+            if option.name in CARRIED:
+                values[option.name] = ""  # a switch: present, no value
             continue
         if attached is None:
             if index >= len(words):
@@ -179,10 +183,14 @@ def suggest(command: str, *arguments: str | Path, flags: Sequence[str] = (),
     words = [PROGRAM, command, *map(str, arguments)]
     spec = _spec(command)
     for option in spec.options if spec is not None else ():
-        if option.name not in invocation.values or not option.takes_value:
+        if option.name not in invocation.values:
             continue
         if any(part in option.name for part in _NEVER):
             continue  # never: keys are not flags, and a hint must not grow one
+        if not option.takes_value:
+            if option.long not in flags:
+                words.append(option.long)  # a switch the invocation was given
+            continue
         words += [option.long, invocation.values[option.name]]
     words += flags
     return " ".join(shlex.quote(word) for word in words)

@@ -145,7 +145,9 @@ def command(
         if summary.all_sent:
             console.print(_("Check the messages (the test citizen's copy arrives by e-mail), "
                             "then run: {command}").format(
-                command=suggest("run", file, flags=("--require-test",))), markup=False)
+                command=suggest("run", file, flags=("--require-test",)
+                                + (("--skip-invalid",) if campaign.has_errors else ()))),
+                markup=False)
         if summary.recovered:
             console.print("[yellow]" + escape(ngettext(
                 "{n} earlier test send was in flight when a process stopped: recorded as "

@@ -127,3 +127,26 @@ def test_the_status_advice_for_ambiguous_rows_resends_them(tmp_path: Path) -> No
         inbox = sim.inbox()
     assert "ambiguous" not in ledger_states(ledger)
     assert sum(len(messages) - 1 for messages in inbox.values()) == ambiguous  # as warned
+
+
+def test_with_an_invalid_row_the_test_hint_and_the_refusal_keep_every_needed_flag(
+    tmp_path: Path, simulator
+) -> None:
+    campaign, template, ledger = _space(tmp_path, 4)
+    with campaign.open("a", encoding="utf-8") as handle:
+        handle.write("NOTACODE;Mario;Rossi;Via Roma 1;1000;326063279842733207;31/01/2027\n")
+    env = cli_env(simulator)
+    sent = run_cli(["test", str(campaign), "-t", str(template), "--ledger", str(ledger),
+                    "--to", "AAAAAA00A00A000A"], env)
+    assert sent.returncode == ExitCode.OK, sent.stdout + sent.stderr
+    run = _suggested(sent.stdout, "run")
+    assert {"--require-test", "--skip-invalid"} <= set(run)  # it would exit 2 without
+    real = run_cli(run, env)
+    assert real.returncode == ExitCode.OK, real.stdout + real.stderr
+    assert ledger_states(ledger)["invalid"] == 1
+    # the refusal of a run without --skip-invalid keeps the --require-test it was given
+    again = tmp_path / "again.sqlite"
+    refused = run_cli(["run", str(campaign), "-t", str(template), "--ledger", str(again),
+                       "--require-test"], env)
+    assert refused.returncode == ExitCode.INVALID_INPUT
+    assert {"--require-test", "--skip-invalid"} <= set(_suggested(refused.stderr, "run"))

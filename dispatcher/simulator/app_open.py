@@ -34,6 +34,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from dispatcher.privacy import mask_fiscal_code
 from dispatcher.simulator.rc_configurations import API_KEY_AUTH, StoredConfiguration
 from dispatcher.simulator.store import PROCESSED, StoredMessage
 from dispatcher.simulator.validation import utf16_length
@@ -108,7 +109,7 @@ async def open_message(sim: SimulatorState, message: StoredMessage,
     content = message.content
     third_party = content.get("third_party_data")
     view: dict[str, object] = {
-        "message_id": message.id, "fiscal_code": message.fiscal_code,
+        "message_id": message.id, "fiscal_code": mask_fiscal_code(message.fiscal_code),
         "subject": content["subject"], "markdown": content["markdown"],
         "remote_content": False, "precondition": None, "attachments": [],
     }

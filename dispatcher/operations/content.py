@@ -88,11 +88,16 @@ def parse_before(text: str) -> datetime:
         pass
     else:
         return datetime.combine(day, time(0), ROME)
+    for italian in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):  # as the campaign files write them
+        try:
+            return datetime.strptime(value, italian).replace(tzinfo=ROME)
+        except ValueError:
+            continue
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date like 2027-03-01 or a date-time like "
-                         "2027-03-01T08:00") from None
+        raise ValueError(f"{text!r} is not a date like 2027-03-01 or 01/03/2027, or a "
+                         "date-time like 2027-03-01T08:00") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=ROME)
 
 
@@ -141,7 +146,13 @@ class PruneOutcome:
 def prune_content(settings: Settings, before: datetime, *, store: Path | None = None
                   ) -> PruneOutcome:
     """Remove what was registered before ``before``; refuse a store that does not exist
-    (pruning must never create an empty store where the operator expected one)."""
+    (pruning must never create an empty store where the operator expected one), and a
+    date still to come (a typo such as 2072 would make every message unreadable)."""
+    if before > datetime.now(ROME):
+        raise OperationRefused(
+            f"--before {before.date().isoformat()} is not in the past: pruning up to a date "
+            "still to come would make messages unreadable that citizens may be opening "
+            "today; give a date in the past", ExitCode.INVALID_INPUT)
     try:
         path = content_store_path(settings, store)
     except ConfigError as exc:

@@ -24,7 +24,7 @@ OTHER_CITIZEN = "BNCGPP75C41F205X"
 SUBJECT = "Avviso TARI 2027 del Comune"
 MARKDOWN = ("Gentile contribuente, in allegato trova l'avviso di pagamento della TARI 2027 "
             "con il dettaglio degli importi dovuti e delle scadenze.")
-REGISTERED = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+REGISTERED = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)  # in the past: prune refuses the future
 
 
 def write_pdf(path: Path, size: int = 4096, *, marker: bytes = b"") -> Path:

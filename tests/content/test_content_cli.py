@@ -37,17 +37,17 @@ def test_prune_says_how_many_messages_it_made_unreadable(tmp_path: Path) -> None
     with ContentStore.open(store) as opened:
         opened.register([(CITIZEN, content("LATER"))],
                         registered_at=REGISTERED + timedelta(days=90))
-    done = _cli(["prune", "--before", "2027-02-01", "--content-store", str(store), "--json"],
+    done = _cli(["prune", "--before", "2026-02-01", "--content-store", str(store), "--json"],
                 _env(tmp_path))
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert (document["unreadable"], document["blobs_removed"], document["remaining"]) == (3, 1, 1)
     assert document["exit_code"] == 0
 
-    human = _cli(["prune", "--before", "2027-02-01", "--content-store", str(store)],
+    human = _cli(["prune", "--before", "2026-02-01", "--content-store", str(store)],
                  _env(tmp_path))
     assert human.returncode == 0
-    assert "0 message(s) registered before 2027-02-01T00:00:00+01:00 removed" in human.stdout
+    assert "0 message(s) registered before 2026-02-01T00:00:00+01:00 removed" in human.stdout
 
 
 def test_prune_refuses_a_bad_date_and_a_missing_store(tmp_path: Path) -> None:
@@ -55,11 +55,25 @@ def test_prune_refuses_a_bad_date_and_a_missing_store(tmp_path: Path) -> None:
                 str(tmp_path / "x.sqlite"), "--json"], _env(tmp_path))
     assert bad.returncode == 2
     assert "--before" in json.loads(bad.stdout)["error"]
-    missing = _cli(["prune", "--before", "2027-02-01", "--content-store",
+    missing = _cli(["prune", "--before", "2026-02-01", "--content-store",
                     str(tmp_path / "nowhere.sqlite"), "--json"], _env(tmp_path))
     assert missing.returncode == 4
     assert "no content store" in json.loads(missing.stdout)["error"]
     assert not (tmp_path / "nowhere.sqlite").exists()  # pruning creates nothing
+
+
+def test_prune_takes_italian_dates_and_refuses_a_date_to_come(tmp_path: Path) -> None:
+    store = registered_store(tmp_path / "content.sqlite", write_pdf(tmp_path / "a.pdf"))
+    future = _cli(["prune", "--before", "01/03/2072", "--content-store", str(store), "--json"],
+                  _env(tmp_path))
+    assert future.returncode == 2, future.stdout
+    assert "not in the past" in json.loads(future.stdout)["error"]
+    with ContentStore.open(store) as opened:
+        assert opened.count() == 3  # nothing removed
+    done = _cli(["prune", "--before", "01/02/2026", "--content-store", str(store), "--json"],
+                _env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["unreadable"] == 3
 
 
 def test_serve_refuses_to_start_without_a_key(tmp_path: Path) -> None:

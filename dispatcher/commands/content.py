@@ -97,6 +97,11 @@ def serve(
                   f"store {plan.options.store_path} ({plan.messages} message(s)) · "
                   f"key header {header_key_name} · lollipop {mode} · Ctrl+C stops",
                   markup=False)
+    if plan.messages == 0:
+        err_console.print(
+            f"note: the store {plan.options.store_path} holds no message yet: IO's opens get "
+            "404 until `dispatcher run` registers content in this same file (give run the "
+            "same --content-store, or the same content_store setting)", markup=False)
     if host not in ("127.0.0.1", "::1", "localhost"):
         err_console.print("note: listening beyond loopback; put it behind the HTTPS reverse "
                           "proxy IO calls, never on plain HTTP to the internet", markup=False)

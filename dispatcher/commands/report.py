@@ -108,6 +108,10 @@ def _content_store(flag: Path | None) -> Path | None:
     from dispatcher.operations.content import report_content_store
     from dispatcher.settings import ConfigError, load_settings
 
+    if flag is not None and not flag.is_file():
+        err_console.print(f"note: no content store at {flag}: the report shows no opens",
+                          markup=False)
+        return None
     try:
         settings = load_settings()
     except ConfigError:

@@ -196,6 +196,7 @@ class _Handlers:
         self.store = store
         self.recorder = recorder
         self.keys = KeyCheck(options.header_key_name, options.key)
+        self.refused = 0  # key refusals so far: the first and every 100th are logged
 
     def admit(self, scope: Scope) -> Response | str:
         """The refusal for this request, or the citizen's fiscal code it may read as.
@@ -213,6 +214,7 @@ class _Handlers:
                 fiscal_code = value
         refused = self.keys.refusal(key)
         if refused is not None:
+            self._key_refused(refused)
             return _REFUSED[refused]
         if fiscal_code is None or not FISCAL_CODE.fullmatch(fiscal_code):
             return _BAD_FISCAL_CODE
@@ -225,6 +227,17 @@ class _Handlers:
                             reason=verdict.reason)
                 return _REFUSED[403]
         return fiscal_code.decode("ascii")
+
+    def _key_refused(self, status: int) -> None:
+        """Say on the ente's side why IO (or someone) is refused, without flooding the log:
+        a wrong key or header name at IO's configuration makes every open fail."""
+        self.refused += 1
+        if self.refused == 1 or self.refused % 100 == 0:
+            log.warning("content_key_refused", status=status, refusals=self.refused,
+                        header=self.keys.header,
+                        reason="no key header" if status == 401 else "wrong key",
+                        advice="the configuration's header_key_name and key must match "
+                        "--header-key-name and IO_CONTENT_KEY")
 
     def details_answer(self, scope: Scope, third_party_id: str) -> Response | bytes:
         """The refusal, or the details document IO receives (the store made it once)."""

@@ -274,3 +274,15 @@ async def _details_both_ways(app: ASGIApp, sent: Any) -> tuple[httpx.Response, h
         async with httpx.AsyncClient(transport=transport, base_url="http://content") as client:
             answers.append(await client.get("/messages/M-1", headers=sent))
     return answers[0], answers[1]
+
+
+def test_key_refusals_are_logged_on_the_entes_side_without_flooding(store_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs, served(store_path) as client:
+        for _ in range(150):
+            assert client.get("/messages/M-1", headers=headers(key="nope")).status_code == 403
+        assert client.get("/messages/M-1", headers=headers(key=None)).status_code == 401
+    refused = [e for e in logs if e["event"] == "content_key_refused"]
+    assert [e["refusals"] for e in refused] == [1, 100]  # the first, then every 100th
+    assert all("nope" not in str(e) for e in refused)  # the key sent is never logged

@@ -62,6 +62,13 @@ _NOT_CONVERTIBLE = {PdfProblemCode.MISSING, PdfProblemCode.UNREADABLE, PdfProble
                     PdfProblemCode.DAMAGED, PdfProblemCode.ENCRYPTED}
 
 
+def display_name(file_name: str) -> str:
+    """The name the app shows: ``Referto 2027.PDF`` as ``Referto 2027.pdf`` (IO's guide asks
+    for names ending in ``.pdf``; a Windows export often writes the extension upper-case)."""
+    stem, dot, extension = file_name.rpartition(".")
+    return f"{stem}.pdf" if dot and extension.lower() == "pdf" else file_name
+
+
 def split_paths(cell: str | None) -> list[str]:
     """``"a.pdf; b.pdf|c.pdf"`` → the three paths, trimmed; empty parts dropped."""
     if not cell:
@@ -159,7 +166,8 @@ class AttachmentFiles:
         path = Path(written.replace("\\", "/")).expanduser()  # a Windows path works too
         if not path.is_absolute():
             path = self.base / path
-        return self._check(path, written, path.name, attachment_id(path.name))
+        name = display_name(path.name)
+        return self._check(path, written, name, attachment_id(name))
 
     def _check(self, path: Path, written: str, name: str, identifier: str) -> CheckedFile:
         key = (path, name, identifier)

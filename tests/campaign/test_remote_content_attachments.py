@@ -357,3 +357,12 @@ def test_the_sample_remote_campaign_is_valid_and_attaches_the_sample_pdfa(load) 
     assert [len(r.remote.attachments) for r in rows] == [1, 0, 0]  # type: ignore[union-attr]
     attachment = rows[0].remote.attachments[0]  # type: ignore[union-attr]
     assert attachment.sha256 == sha256(SAMPLE) and attachment.source == SAMPLE
+
+
+def test_an_upper_case_pdf_extension_is_shown_as_pdf() -> None:
+    from dispatcher.campaign.attachments import display_name
+
+    assert display_name("Referto 2027.PDF") == "Referto 2027.pdf"
+    assert display_name("avviso.Pdf") == "avviso.pdf"
+    assert display_name("avviso.pdf") == "avviso.pdf"
+    assert display_name("lettera.docx") == "lettera.docx"  # the name check still refuses it

@@ -190,10 +190,13 @@ def safe_header(name: str) -> str:
     return "'" + name if name.startswith(FORMULA_TRIGGERS) else name
 
 
-def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",", bom: bool = False) -> Path:
+def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",", bom: bool = False,
+              excel: bool = False) -> Path:
     """Formula-safe CSV (cells and header), times as ISO-8601 UTC; ``bom`` + ``;`` suit
-    Italian Excel."""
+    Italian Excel, and ``excel`` keeps long or zero-led digit strings as text."""
     safe = formula_safe(frame)
+    if excel:
+        safe = excel_text(safe)
     safe = safe.rename({name: safe_header(name) for name in safe.columns})
     with atomic_writer(path) as stream:
         if bom:
@@ -202,12 +205,35 @@ def write_csv(frame: pl.DataFrame, path: Path, *, separator: str = ",", bom: boo
     return path
 
 
+LONG_OR_ZERO_LED_DIGITS = r"^(0\d+|\d{12,})$"
+"""Digit strings Excel would change when it opens a CSV: a leading zero dropped (a CAP, a
+VAT number), or more than 15 digits rounded (an 18-digit pagoPA notice number)."""
+
+
+def excel_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Such digit strings written as ``="…"``: Excel shows the text exactly as it is.
+
+    Applied after :func:`formula_safe`, only in the Excel dialect: a constant string is the
+    one formula Excel evaluates to the same characters, and the notice number of a paper
+    notice must survive a double click intact.
+    """
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(LONG_OR_ZERO_LED_DIGITS))
+        .then(pl.lit('="') + pl.col(name) + pl.lit('"'))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
 def write_dialect_csv(frame: pl.DataFrame, path: Path, dialect: CsvDialect, *, ours: set[str],
                       lang: Language | str = Language.IT) -> Path:
     """``frame`` as ``dialect`` writes a CSV (see :mod:`~dispatcher.report.dialect`)."""
     spec = FORMATS[CsvDialect(dialect)]
     return write_csv(csv_table(frame, CsvDialect(dialect), ours=ours, lang=lang), path,
-                     separator=spec.separator, bom=spec.bom)
+                     separator=spec.separator, bom=spec.bom,
+                     excel=CsvDialect(dialect) is CsvDialect.EXCEL)
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> Path:

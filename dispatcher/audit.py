@@ -15,6 +15,7 @@ import shlex
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
@@ -56,8 +57,16 @@ def _os_user() -> str:
         return f"uid {os.getuid()}"
 
 
+def _working_directory() -> str | None:
+    try:
+        return str(Path.cwd())
+    except OSError:  # the folder was removed under the process
+        return None
+
+
 def _effective(settings: Settings) -> dict[str, object]:
     return {
+        "working_directory": _working_directory(),  # what the command's relative paths mean
         "base_url": settings.base_url,
         "rate": str(settings.rate),
         "concurrency": settings.concurrency,

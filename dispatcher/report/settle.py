@@ -18,6 +18,7 @@ word is shell-quoted.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ OPEN_IO_STATUSES = (NOT_CHECKED, MessageStatus.ACCEPTED, MessageStatus.THROTTLED
 _SWITCHES = frozenset({
     "--skip-invalid", "--resend-ambiguous", "--retry-failed", "--allow-resend",
     "--new-campaign", "--dry-run", "--check-profiles", "--yes", "-y", "--json",
-    "--require-test", "--quiet", "-q",
+    "--require-test", "--quiet", "-q", "--convert-pdfa",
 })
 """Flags of ``run`` that take no value (any other flag takes the word after it)."""
 _ONE_OFF = frozenset({
@@ -44,6 +45,9 @@ _ONE_OFF = frozenset({
 })
 """Choices of one invocation, not of the campaign: never repeated in a suggestion."""
 _LEDGER_FLAGS = ("--ledger",)
+_PATH_FLAGS = frozenset({"-t", "--template", "--config", "--journal", "--content-store",
+                         "--profile-cache-file", "--export-dir"})
+"""Flags whose value is a path: made absolute, so a pasted command works from any folder."""
 _STATUS_KEEPS = frozenset({"--config"})
 """Of the run's flags, what ``status`` needs too: where IO is (the key comes from the env)."""
 
@@ -99,8 +103,9 @@ class SettleCommands:
     template_unknown: bool = False  # the run used a template the ledger does not name
 
 
-def _run_words(runs: tuple[RunRecord, ...]) -> list[str] | None:
-    """The latest recorded ``dispatcher run ...`` of the campaign, split into words."""
+def _run_words(runs: tuple[RunRecord, ...]) -> tuple[list[str], Path | None] | None:
+    """The latest recorded ``dispatcher run ...`` of the campaign, split into words, and
+    the folder it was run from (when the audit trail recorded it)."""
     for run in reversed(runs):
         if not run.command:
             continue
@@ -109,8 +114,36 @@ def _run_words(runs: tuple[RunRecord, ...]) -> list[str] | None:
         except ValueError:  # a command line the audit could not quote back: not usable
             continue
         if "run" in words[1:]:  # global options (--log-level...) may come before it
-            return words[words.index("run", 1) + 1:]
+            return words[words.index("run", 1) + 1:], _working_directory(run)
     return None
+
+
+def _working_directory(run: RunRecord) -> Path | None:
+    try:
+        found = json.loads(run.settings or "{}").get("working_directory")
+    except (ValueError, AttributeError):
+        return None
+    return Path(found) if isinstance(found, str) and found else None
+
+
+def _absolute(flags: list[str], folder: Path | None) -> list[str]:
+    """Path values of ``flags`` joined to the folder the run was typed in."""
+    if folder is None:
+        return flags
+    out: list[str] = []
+    i = 0
+    while i < len(flags):
+        word = flags[i]
+        name, eq, value = word.partition("=")
+        if name in _PATH_FLAGS and eq:
+            out.append(f"{name}={folder / value}")
+        elif name in _PATH_FLAGS and i + 1 < len(flags):
+            out += [word, str(folder / flags[i + 1])]
+            i += 1
+        else:
+            out.append(word)
+        i += 1
+    return out
 
 
 def _campaign_flags(words: list[str], recorded_input: str) -> tuple[str | None, list[str]]:
@@ -184,10 +217,14 @@ def settle_commands(
     path is used; ``campaign_id`` is given only when it is not the ledger's latest campaign
     (``status`` then needs ``--campaign``; ``run`` always continues the latest).
     """
-    ledger_word = str(ledger_path)
-    words = _run_words(runs)
+    ledger_word = str(Path(ledger_path).absolute())  # pasted from any folder, it works
+    recorded = _run_words(runs)
+    words, folder = recorded if recorded is not None else (None, None)
     file, flags = _campaign_flags(words, recorded_input) if words is not None else (None, [])
-    target = str(input_path) if input_path is not None else (file or recorded_input)
+    flags = _absolute(flags, folder)
+    target = (str(Path(input_path).absolute()) if input_path is not None
+              else str(folder / (file or recorded_input)) if folder is not None
+              else (file or recorded_input))
     flags = _without(flags, _LEDGER_FLAGS)
     if not _same_file(default_ledger_path(Path(target)), ledger_path):
         flags = [*flags, "--ledger", ledger_word]

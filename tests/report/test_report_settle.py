@@ -79,3 +79,21 @@ def test_complete_means_final_and_nothing_ambiguous() -> None:
     assert completeness(pending, {"PROCESSED": 2}, False).unfinished == 3
     cut_short = completeness(done, {"PROCESSED": 2}, False)
     assert cut_short.unrecorded and not cut_short.complete
+
+
+def test_paths_are_made_absolute_from_the_folder_the_run_was_typed_in(tmp_path: Path) -> None:
+    import json
+
+    ledger = tmp_path / "archivio" / "ledger.sqlite"
+    record = RunRecord(run_id=1, campaign_id=1, started_at=0.0, finished_at=1.0, rate="1/s",
+                       requests=0, throttled=0, stopped_reason=None, exit_code=3,
+                       last_second=None,
+                       command="dispatcher run tari.csv -t modelli/tari.toml --config ente.toml",
+                       settings=json.dumps({"working_directory": "/srv/tributi"}))
+    commands = settle_commands((record,), ledger_path=ledger, input_path=None,
+                               recorded_input="tari.csv", template_recorded=True)
+    run = shlex.split(commands.resume)
+    assert run[:3] == ["dispatcher", "run", "/srv/tributi/tari.csv"]
+    assert run[3:7] == ["-t", "/srv/tributi/modelli/tari.toml", "--config",
+                        "/srv/tributi/ente.toml"]
+    assert shlex.split(commands.status)[2] == str(ledger.absolute())

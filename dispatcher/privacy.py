@@ -50,9 +50,16 @@ def mask_if_fiscal_code(value: str) -> str:
     return mask_fiscal_code(value) if looks_like_fiscal_code(value) else value
 
 
+IO_TEST_CITIZEN = "AAAAAA00A00A000A"
+"""IO's public test citizen: nobody's personal data, and advice must be able to name it."""
+
+
 def mask_fiscal_codes_in(text: str) -> str:
-    """Mask every fiscal code found inside free text (URLs, error details, messages)."""
-    return FISCAL_CODE_IN_TEXT.sub(lambda m: m.group(1) + "*******" + m.group(2), text)
+    """Mask every fiscal code found inside free text (URLs, error details, messages); IO's
+    public test citizen stays readable."""
+    return FISCAL_CODE_IN_TEXT.sub(
+        lambda m: m.group(0) if m.group(0).upper() == IO_TEST_CITIZEN
+        else m.group(1) + "*******" + m.group(2), text)
 
 
 REDACTED = "[REDACTED]"

@@ -262,3 +262,11 @@ def test_a_fiscal_code_glued_to_a_prefix_is_masked_too() -> None:
     masked = mask_fiscal_codes_in(text)
     assert "BRBMRC45D25H501R" not in masked and "RMNLSS71L66F839Q" not in masked
     assert "TINITBRBMRC*******01R" in masked  # the prefix stays, so the row can be found
+
+
+def test_ios_public_test_citizen_is_never_masked_in_advice() -> None:
+    from dispatcher.privacy import mask_fiscal_codes_in
+
+    text = "use AAAAAA00A00A000A, IO's test citizen, not RSSMRA80A01H501U"
+    assert mask_fiscal_codes_in(text) == (
+        "use AAAAAA00A00A000A, IO's test citizen, not RSSMRA*******01U")

@@ -38,7 +38,7 @@ import structlog
 from dispatcher.ioapi import Client, ErrorRateExceeded, ProfileAnswer, RetryPolicy
 from dispatcher.operations.errors import OperationRefused
 from dispatcher.pacing import Pacer
-from dispatcher.privacy import shown_url
+from dispatcher.privacy import IO_TEST_CITIZEN, shown_url
 from dispatcher.settings import PRODUCTION_BASE_URL, ConfigError, Settings
 from dispatcher.vocabulary import ExitCode, ProfileKind
 
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 IO_API_PATH = "/api/v1"
-PROBE_FISCAL_CODE = "AAAAAA00A00A000A"
+PROBE_FISCAL_CODE = IO_TEST_CITIZEN
 """IO's test citizen: in every service's ``authorized_recipients``, sandbox keys included."""
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -54,6 +54,7 @@ from dispatcher.operations.starting import (
 from dispatcher.operations.timeline import checkpoint_timeline, samples
 from dispatcher.pacing import PacerStatistics
 from dispatcher.pipeline import Dispatch, Intent, OutcomeHook
+from dispatcher.privacy import IO_TEST_CITIZEN
 from dispatcher.profilecache import (
     CachedProfiles,
     ProfileCacheStats,
@@ -424,5 +425,5 @@ def _require_test(source: CampaignSource, fingerprint: Fingerprint, ledger_path:
         text=N_("{path}: --require-test: no test send of this file and template was accepted "
                 "by IO (ledger {ledger}). First run `{command}`, check the message, then run "
                 "again. Nothing was sent"),
-        suggestion=Suggestion("test", (source.path,), ("--to", "AAAAAA00A00A000A")),
+        suggestion=Suggestion("test", (source.path,), ("--to", IO_TEST_CITIZEN)),
     )

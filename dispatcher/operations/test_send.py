@@ -37,7 +37,7 @@ from dispatcher.operations.errors import NOTHING_SENT, OperationRefused, refusal
 from dispatcher.operations.preflight import announce, preflight
 from dispatcher.operations.remote_checks import check_configurations, testers_outside
 from dispatcher.operations.session import Live, Session
-from dispatcher.privacy import mask_fiscal_code
+from dispatcher.privacy import IO_TEST_CITIZEN, mask_fiscal_code
 from dispatcher.settings import Settings
 from dispatcher.stopping import stop_exit_code
 from dispatcher.vocabulary import SUBMIT_OUTCOMES, ExitCode, InputVerdict, RowState
@@ -54,7 +54,7 @@ __all__ = [
 
 log = structlog.get_logger("dispatcher.testsend")
 
-IO_TEST_FISCAL_CODE = "AAAAAA00A00A000A"
+IO_TEST_FISCAL_CODE = IO_TEST_CITIZEN
 DEFAULT_TEST_ROWS = 3
 
 

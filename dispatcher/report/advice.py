@@ -115,8 +115,10 @@ def open_items(state: Completeness, commands: SettleCommands,
             _command_text(commands.resend_ambiguous, "--resend-ambiguous", lang)))
     if state.unchecked:
         items.append(OpenItem("unchecked", state.unchecked, t.ngettext(
-            "{n} sent message has no final IO status yet: ask IO with",
-            "{n} sent messages have no final IO status yet: ask IO with",
+            "{n} sent message has no final IO status yet: ask IO (a message younger than 30 "
+            "minutes waits for a later check; --min-age 0 asks at once) with",
+            "{n} sent messages have no final IO status yet: ask IO (messages younger than 30 "
+            "minutes wait for a later check; --min-age 0 asks at once) with",
             state.unchecked).format(n=t.number(state.unchecked)), commands.status))
     return items
 
@@ -128,6 +130,6 @@ def status_line(state: Completeness, lang: Language | str = Language.IT) -> str:
         return t.gettext("complete: every row has a final outcome")
     if not state.open_rows:
         return t.gettext("not complete: the campaign's rows were not all recorded")
-    return t.ngettext("not complete: {n} row still needs a decision",
-                      "not complete: {n} rows still need a decision",
+    return t.ngettext("not complete: {n} row still open",
+                      "not complete: {n} rows still open",
                       state.open_rows).format(n=t.number(state.open_rows))

@@ -225,7 +225,7 @@ def test_the_page_says_not_complete_and_what_is_open(mixed: MixedLedger,
                                                     tmp_path: Path) -> None:
     page = _write(mixed, tmp_path, formats=("html",))["html"].read_text("utf-8")
     state = re.search(r'<b class="warn" id="state">(.*?)</b>', page).group(1)
-    assert state == "non completa: 5 righe attendono ancora una decisione"
+    assert state == "non completa: 5 righe ancora aperte"
     open_box = re.search(r'<section id="open".*?</section>', page, flags=re.S).group(0)
     kinds = re.findall(r'data-kind="(\w+)"', open_box)
     assert kinds == ["ambiguous", "unchecked"]

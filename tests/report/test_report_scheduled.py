@@ -39,5 +39,5 @@ def test_scheduled_rows_are_announced_with_their_time_and_keep_the_campaign_open
     assert items["scheduled"].command == "dispatcher run c.csv"
     italian = {item.kind: item for item in open_items(state, commands, "it")}
     assert "programmate per dopo" in italian["scheduled"].text
-    assert "5 rows still need a decision" in status_line(state, "en")  # 3 unchecked too
+    assert "5 rows still open" in status_line(state, "en")  # 3 unchecked too
     assert summary.to_dict()["open"]["scheduled_later"] == 2

@@ -113,7 +113,7 @@ def _cards(s: CampaignSummary, f: Format) -> str:
         (f.t("Sent"), f.integer(s.outcomes.get(RowState.SENT, 0)), "", False),
         (f.t("Delivered messages"), delivered, note, False),
         (f.t("To reach by other means"), f.integer(s.to_reach), "", s.to_reach > 0),
-        (f.t("Still open"), f.integer(state.open_rows), "", state.open_rows > 0),
+        (f.t("Rows still open"), f.integer(state.open_rows), "", state.open_rows > 0),
     ]
     if s.opens is not None:
         items.append((f.t("Remote content opened"),

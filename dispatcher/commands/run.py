@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape as escape_markup
+from rich.prompt import Confirm, InvalidResponse
 
 from dispatcher.commands._campaign_flags import (
     CONVERT_PDFA,
@@ -248,7 +250,6 @@ def interactive() -> bool:
 def confirm_send(preview: SendPreview) -> bool:
     """The last look before a real send: what, to whom, through which service, how long."""
     from rich.markup import escape
-    from rich.prompt import Confirm
 
     from dispatcher.durations import format_estimate
 
@@ -262,7 +263,34 @@ def confirm_send(preview: SendPreview) -> bool:
     ).format(n=num(preview.messages), campaign=preview.campaign_id, kind=kind,
              url=preview.base_url, service=preview.service, rate=preview.rate,
              estimate=estimate)))
-    return Confirm.ask(_("Send now?"), console=err_console, default=False)
+    return _Answer.in_language().ask(_("Send now?"), console=err_console, default=False)
+
+
+def _yes_no() -> tuple[str, str]:
+    return _("y"), _("n")
+
+
+class _Answer(Confirm):
+    """Rich's yes/no question in the language in use (``[s/n]`` in Italian); ``y`` and
+    ``yes`` are understood in any language, as ``no``."""
+
+    @classmethod
+    def in_language(cls) -> type[_Answer]:
+        yes, no = _yes_no()
+        return type("Answer", (cls,), {
+            "choices": [yes, no],
+            "validate_error_message": "[prompt.invalid]" + escape_markup(
+                _("Please enter {yes} or {no}").format(yes=yes, no=no)),
+        })
+
+    def process_response(self, value: str) -> bool:
+        yes, no = _yes_no()
+        answer = value.strip().lower()
+        if answer in {yes, "y", "yes", "s", "si", "sì"}:
+            return True
+        if answer in {no, "n", "no"}:
+            return False
+        raise InvalidResponse(self.validate_error_message)
 
 
 def profile_cache_use(

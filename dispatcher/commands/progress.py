@@ -212,8 +212,11 @@ def _render_notes(summary: RunSummary, rerun: Invocation | None) -> None:
         from datetime import UTC, datetime
 
         assert summary.next_due is not None  # set whenever rows are scheduled
-        console.print(_("{n} row(s) scheduled for later (next: {when}): a later run sends "
-                        "them once due (e.g. the same command from cron, every hour).").format(
+        console.print(ngettext(
+            "{n} row scheduled for later (at {when}): a later run sends it once due (e.g. "
+            "the same command from cron, every hour).",
+            "{n} rows scheduled for later (next: {when}): a later run sends them once due "
+            "(e.g. the same command from cron, every hour).", summary.scheduled_later).format(
             n=num(summary.scheduled_later),
             when=tr().datetime(datetime.fromtimestamp(summary.next_due, UTC))), markup=False)
     resume = (_("To resume, run: {command}").format(command=again) if again

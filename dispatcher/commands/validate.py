@@ -54,7 +54,7 @@ from dispatcher.commands._output import (
 )
 from dispatcher.i18n import N_
 from dispatcher.privacy import mask_fiscal_code, mask_fiscal_codes_in
-from dispatcher.vocabulary import ExitCode
+from dispatcher.vocabulary import ExitCode, Language
 
 if TYPE_CHECKING:
     from dispatcher.campaign import Campaign, CampaignRow, FileProblem, Problem
@@ -358,6 +358,8 @@ def command(
     from dispatcher.campaign import CampaignFileError, CampaignOptions, NoSuchRows, load_campaign
 
     language = use_language(lang).language
+    if json_output:  # JSON is language-neutral: codes and English messages
+        language = Language.EN
     if amount_unit not in (None, "cents", "euro"):
         fail(N_("--amount-unit must be cents or euro, not {value!r}"), ExitCode.INVALID_INPUT,
              value=amount_unit)

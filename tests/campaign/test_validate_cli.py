@@ -122,3 +122,16 @@ def test_problems_csv_holds_every_problem_and_is_formula_safe(write, tmp_path: P
 def test_reading_options(options: list[str], exit_code: ExitCode) -> None:
     result = invoke(str(FIXTURES / "crlf_quoted.csv"), *options)
     assert result.exit_code == exit_code, result.output
+
+
+def test_validate_json_speaks_english_whatever_the_language(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("codice_fiscale;oggetto;testo\nTOTALE;Avviso TARI 2027;"
+                    + "Gentile contribuente le ricordiamo la scadenza. " * 2 + "\n",
+                    encoding="utf-8")
+    documents = []
+    for lang in ("it", "en"):
+        result = CliRunner().invoke(app, ["validate", str(path), "--json", "--lang", lang])
+        documents.append(json.loads(result.stdout))
+    assert documents[0] == documents[1]
+    assert "is not a fiscal code" in json.dumps(documents[0])

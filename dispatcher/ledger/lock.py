@@ -32,7 +32,8 @@ class RunLock:
                 "wait for it to finish or stop it (Ctrl-C / SIGTERM) first"
             ) from None
         os.ftruncate(fd, 0)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        # with its offset: the machine's zone (UTC on a server) is not the reader's
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime())
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
         self._fd = fd
 

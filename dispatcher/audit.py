@@ -21,6 +21,7 @@ import orjson
 
 from dispatcher import __version__
 from dispatcher.logs import scrub_text
+from dispatcher.privacy import mask_fiscal_codes_in
 from dispatcher.settings import Settings
 
 __all__ = ["RunAudit", "run_audit"]
@@ -42,7 +43,9 @@ def run_audit(settings: Settings, operator: str | None = None,
     """The audit record of the run about to start in this process."""
     words = sys.argv[1:] if argv is None else argv
     return RunAudit(
-        operator=operator or os.environ.get("DISPATCHER_OPERATOR") or _os_user(),
+        # a name, not a fiscal code: one typed in by habit is masked like any other
+        operator=mask_fiscal_codes_in(
+            operator or os.environ.get("DISPATCHER_OPERATOR") or _os_user()),
         host=socket.gethostname(),
         version=__version__,
         command=scrub_text(shlex.join(["dispatcher", *words])),

@@ -47,6 +47,7 @@ _NO_TIMELINE_WAS_RECORDED_FOR_THIS_RUN = N_('No timeline was recorded for this r
 _CAMPAIGN_REPORT = N_('Campaign report')
 _GENERATED_ON = N_('Generated on')
 _FILE = N_('File')
+_TEMPLATE = N_('template file')
 _ROWS_BY_OUTCOME = N_('Rows by outcome')
 _IO_STATUS_OF_THE_SENT_MESSAGES = N_('IO status of the sent messages')
 _RUNS = N_('Runs')
@@ -270,7 +271,9 @@ def render_html(
         f"<header><h1>{e(title)}</h1>"
         f'<p class="meta">{e(f.t(_GENERATED_ON))} {e(f.moment(s.generated_at))} · '
         f"{e(f.t(_FILE))} <code>{e(name)}</code> "
-        f"(SHA-256 <code>{e(s.campaign.input_sha256[:12])}…</code>) · "
+        f"(SHA-256 <code>{e(s.campaign.input_sha256[:12])}…</code>"
+        + (f", {e(f.t(_TEMPLATE))} <code>{e(s.campaign.template_sha256[:12])}…</code>"
+           if s.campaign.template_sha256 else "") + ") · "
         f'<b class="{"done" if state.complete else "warn"}" id="state">'
         f"{e(status_line(state, f.lang))}</b></p></header>"
     )

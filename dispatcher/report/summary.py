@@ -99,6 +99,7 @@ class CampaignSummary:
                 "id": self.campaign.campaign_id,
                 "input_file": self.input_name,
                 "input_sha256": self.campaign.input_sha256,
+                "template_sha256": self.campaign.template_sha256,
                 "created_at": _iso(self.campaign.created_at),
                 "completed_at": _iso(self.campaign.completed_at),
                 "complete": state.complete,

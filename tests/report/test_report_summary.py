@@ -39,7 +39,8 @@ def test_the_summary_has_a_stable_schema(mixed) -> None:
     assert set(data["open"]) == {"rows", "unfinished", "ambiguous", "unchecked",
                                  "recording_cut_short", "scheduled_later", "next_due",
                                  "commands"}
-    assert set(data["campaign"]) == {"id", "input_file", "input_sha256", "created_at",
+    assert set(data["campaign"]) == {"id", "input_file", "input_sha256", "template_sha256",
+                                     "created_at",
                                      "completed_at", "complete"}
     assert set(data["rows"]) == {"total", "needing_attention", "to_reach", "by_outcome"}
     assert set(data["runs"]) == {"count", "duration_s", "requests", "throttled",

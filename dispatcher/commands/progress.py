@@ -193,6 +193,19 @@ def _render_notes(summary: RunSummary, rerun: Invocation | None) -> None:
                          "{n} rows were in flight when a run stopped: marked ambiguous, not "
                          "resent.", summary.recovered_ambiguous).format(
                              n=num(summary.recovered_ambiguous)))
+    ambiguous = summary.counts[RowState.AMBIGUOUS]
+    if ambiguous:
+        resend = (suggest("run", invocation.file, flags=("--resend-ambiguous",),
+                          invocation=invocation) if invocation.file is not None
+                  else "--resend-ambiguous")
+        _yellow(ngettext(
+            "{n} ambiguous row: IO may or may not have stored its message, so it was not "
+            "resent. See results.csv (or `dispatcher report` for the advice); resending "
+            "risks a duplicate. To resend it: {command}",
+            "{n} ambiguous rows: IO may or may not have stored their messages, so they were "
+            "not resent. See results.csv (or `dispatcher report` for the advice); resending "
+            "risks duplicates. To resend them: {command}", ambiguous).format(
+                n=num(ambiguous), command=resend))
     already = summary.counts[RowState.ALREADY_SENT]
     if already:
         anyway = (suggest("run", invocation.file, flags=("--allow-resend",),

@@ -386,7 +386,9 @@ def _finish(session: Session, start: Start, run_id: int, ran: Ran[None], started
                        exit_code=int(result.exit_code), timeline=timeline)
     log.info("run_finished", **{s.value: n for s, n in counts.items()},
              requests=result.requests, throttled=result.throttled,
-             stopped_reason=ran.stopped, exit_code=int(result.exit_code))
+             stopped_reason=ran.stopped, exit_code=int(result.exit_code),
+             scheduled_later=scheduled.count,
+             next_due=_iso_utc(scheduled.next_due) if scheduled.next_due else None)
     return result
 
 
@@ -427,3 +429,11 @@ def _require_test(source: CampaignSource, fingerprint: Fingerprint, ledger_path:
                 "again. Nothing was sent"),
         suggestion=Suggestion("test", (source.path,), ("--to", IO_TEST_CITIZEN)),
     )
+
+
+def _iso_utc(moment: float) -> str:
+    """A Unix time as logs carry times: ISO 8601 in UTC, with its ``Z``."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")

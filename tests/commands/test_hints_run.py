@@ -117,6 +117,9 @@ def test_the_status_advice_for_ambiguous_rows_resends_them(tmp_path: Path) -> No
         assert run.returncode == ExitCode.INCOMPLETE, run.stdout + run.stderr
         ambiguous = ledger_states(ledger)["ambiguous"]
         assert ambiguous > 0
+        # the run itself says what the ambiguous rows are and how to resend them
+        assert _suggested(run.stdout, "run")[-1] == "--resend-ambiguous"
+        assert "risks" in run.stdout
         status = run_cli(["status", str(ledger), "--min-age", "0s"], env)
         resend = _suggested(status.stdout, "run")  # status knows only the ledger
         assert resend[-1] == "--resend-ambiguous"

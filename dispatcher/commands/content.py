@@ -6,7 +6,20 @@ from pathlib import Path
 
 import typer
 
-from dispatcher.commands._output import abort, console, err_console, json_errors, print_document
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    abort,
+    console,
+    err_console,
+    fail,
+    json_errors,
+    ngettext,
+    num,
+    print_document,
+    use_language,
+)
+from dispatcher.i18n import N_
 from dispatcher.vocabulary import ExitCode
 
 app = typer.Typer(
@@ -52,6 +65,7 @@ def serve(
                                               show_default=False),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
     log_level: str = typer.Option("warning", "--uvicorn-log-level", help="uvicorn's log level."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Serve remote content to IO until Ctrl+C or SIGTERM (in-flight answers finish).
 
@@ -62,6 +76,7 @@ def serve(
     Lollipop signature is not checked (that needs IO's assertion API).
     Exit codes: 0 stopped · 4 configuration error (key, store, header name, address).
     """
+    use_language(lang)
     from dispatcher.content.server import LollipopMode
     from dispatcher.content.serving import Listen, bind
     from dispatcher.content.serving import serve as serve_forever
@@ -72,10 +87,10 @@ def serve(
     try:
         mode = LollipopMode(lollipop.strip().lower())
     except ValueError:
-        raise typer.BadParameter("use off, accept or required", param_hint="--lollipop"
+        raise typer.BadParameter(_("use off, accept or required"), param_hint="--lollipop"
                                  ) from None
     if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
-        raise typer.BadParameter("a path like /io: a leading slash, no trailing one",
+        raise typer.BadParameter(_("a path like /io: a leading slash, no trailing one"),
                                  param_hint="--root-path")
     try:
         settings = load_settings(config_file=config)
@@ -91,20 +106,26 @@ def serve(
     try:
         sock = bind(host, port)
     except OSError as exc:
-        abort(f"cannot listen on {host}:{port}: {exc.strerror or exc}", ExitCode.CONFIG_ERROR)
+        fail(N_("cannot listen on {address}:{port}: {error}"), ExitCode.CONFIG_ERROR,
+             address=host, port=str(port), error=exc.strerror or str(exc))
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"content server on http://{shown}:{sock.getsockname()[1]}{root_path} · "
-                  f"store {plan.options.store_path} ({plan.messages} message(s)) · "
-                  f"key header {header_key_name} · lollipop {mode} · Ctrl+C stops",
-                  markup=False)
+    url = f"http://{shown}:{sock.getsockname()[1]}{root_path}"
+    console.print(ngettext(
+        "content server on {url} · store {store} ({n} message(s)) · key header {header} · "
+        "lollipop {mode} · Ctrl+C stops",
+        "content server on {url} · store {store} ({n} message(s)) · key header {header} · "
+        "lollipop {mode} · Ctrl+C stops", plan.messages).format(
+            url=url, store=plan.options.store_path, n=num(plan.messages),
+            header=header_key_name, mode=mode), markup=False)
     if plan.messages == 0:
-        err_console.print(
-            f"note: the store {plan.options.store_path} holds no message yet: IO's opens get "
-            "404 until `dispatcher run` registers content in this same file (give run the "
-            "same --content-store, or the same content_store setting)", markup=False)
+        err_console.print(_("note:") + " " + _(
+            "the store {store} holds no message yet: IO's opens get 404 until `dispatcher run` "
+            "registers content in this same file (give run the same --content-store, or the "
+            "same content_store setting)").format(store=plan.options.store_path), markup=False)
     if host not in ("127.0.0.1", "::1", "localhost"):
-        err_console.print("note: listening beyond loopback; put it behind the HTTPS reverse "
-                          "proxy IO calls, never on plain HTTP to the internet", markup=False)
+        err_console.print(_("note:") + " " + _(
+            "listening beyond loopback; put it behind the HTTPS reverse proxy IO calls, never "
+            "on plain HTTP to the internet"), markup=False)
     serve_forever(plan.options, listen, sock)
 
 
@@ -119,6 +140,7 @@ def prune(
                                               show_default=False),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Remove remote content registered before a date, and the attachments nobody uses now.
 
@@ -127,6 +149,7 @@ def prune(
     date · 4 no such store, or configuration error.
     """
     json_errors(json_output)
+    use_language(lang)
     from dispatcher.operations.content import parse_before, prune_content
     from dispatcher.operations.errors import OperationRefused
     from dispatcher.settings import ConfigError, load_settings
@@ -150,10 +173,17 @@ def prune(
             "blobs_removed": result.blobs, "bytes_freed": result.bytes_freed,
             "remaining": outcome.remaining, "exit_code": int(outcome.exit_code)})
     else:
-        console.print(
-            f"{outcome.path}: {result.messages} message(s) registered before "
-            f"{cutoff.isoformat()} removed; they can no longer be opened in the IO app. "
-            f"{result.blobs} attachment file(s) no longer used removed "
-            f"({result.bytes_freed:,} bytes). {outcome.remaining} message(s) remain.",
-            markup=False)
+        before_text = cutoff.isoformat()  # the moment exactly, as --before can give it
+        console.print(" ".join((
+            ngettext("{path}: {n} message(s) registered before {before} removed; they can no "
+                     "longer be opened in the IO app.",
+                     "{path}: {n} message(s) registered before {before} removed; they can no "
+                     "longer be opened in the IO app.", result.messages).format(
+                         path=outcome.path, n=num(result.messages), before=before_text),
+            ngettext("{n} attachment file(s) no longer used removed ({size} bytes).",
+                     "{n} attachment file(s) no longer used removed ({size} bytes).",
+                     result.blobs).format(n=num(result.blobs), size=num(result.bytes_freed)),
+            ngettext("{n} message(s) remain.", "{n} message(s) remain.",
+                     outcome.remaining).format(n=num(outcome.remaining)),
+        )), markup=False)
     raise typer.Exit(int(outcome.exit_code))

@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dispatcher.commands._output import abort, console, json_errors, print_document, refused
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    abort,
+    console,
+    json_errors,
+    print_document,
+    refused,
+    use_language,
+)
+from dispatcher.i18n import N_
 from dispatcher.vocabulary import ExitCode
 
 if TYPE_CHECKING:
@@ -70,8 +80,10 @@ def create(
     file: Path = typer.Argument(..., help="The configuration's TOML file.", show_default=False),
     config: Path | None = _CONFIG,
     json_output: bool = _JSON,
+    lang: str | None = LANG_OPTION,
 ) -> None:
     json_errors(json_output)
+    use_language(lang)
     from dispatcher.operations.rc_config import create_configuration
 
     settings, new = _settings(config), _file(file)
@@ -80,8 +92,10 @@ def create(
 
 @app.command("list", help="List this ente's configurations (keys are never shown).\n\n"
              + KEY_HELP)
-def list_(config: Path | None = _CONFIG, json_output: bool = _JSON) -> None:
+def list_(config: Path | None = _CONFIG, json_output: bool = _JSON,
+          lang: str | None = LANG_OPTION) -> None:
     json_errors(json_output)
+    use_language(lang)
     from dispatcher.operations.rc_config import list_configurations
 
     settings = _settings(config)
@@ -95,8 +109,10 @@ def show(
                                            help="The ULID IO gave at creation."),
     config: Path | None = _CONFIG,
     json_output: bool = _JSON,
+    lang: str | None = LANG_OPTION,
 ) -> None:
     json_errors(json_output)
+    use_language(lang)
     from dispatcher.operations.rc_config import show_configuration
 
     settings = _settings(config)
@@ -112,8 +128,10 @@ def update(
     file: Path = typer.Argument(..., help="The configuration's TOML file.", show_default=False),
     config: Path | None = _CONFIG,
     json_output: bool = _JSON,
+    lang: str | None = LANG_OPTION,
 ) -> None:
     json_errors(json_output)
+    use_language(lang)
     from dispatcher.operations.rc_config import update_configuration
 
     settings, new = _settings(config), _file(file)
@@ -170,35 +188,56 @@ def _finish(result: RcConfigResult, json_output: bool) -> None:
     if code != ExitCode.OK:
         abort(_failure_text(result), code)
     if result.action == "create" and answer.configuration is not None:
-        console.print(f"Created configuration {result.configuration_id}. Put it in the "
-                      "campaign's template as configuration_id.", markup=False)
+        console.print(_("Created configuration {configuration_id}. Put it in the campaign's "
+                        "template as configuration_id.").format(
+                            configuration_id=result.configuration_id), markup=False)
         _print_configuration(answer.configuration)
     elif result.action == "update":
-        console.print(f"Updated configuration {result.configuration_id}.", markup=False)
+        console.print(_("Updated configuration {configuration_id}.").format(
+            configuration_id=result.configuration_id), markup=False)
     elif result.action == "list":
         if not answer.configurations:
-            console.print("No remote-content configuration for this ente yet "
-                          "(`dispatcher rc-config create FILE`).", markup=False)
+            console.print(_("No remote-content configuration for this ente yet "
+                            "(`dispatcher rc-config create FILE`)."), markup=False)
         for configuration in answer.configurations:
             _print_configuration(configuration)
     elif answer.configuration is not None:
         _print_configuration(answer.configuration)
 
 
+# What IO refused, and what it left unanswered, one whole sentence per action (a translation
+# words each its own way).
+_REFUSED = {
+    "create": N_("IO refused creating the configuration{status}: {detail}"),
+    "list": N_("IO refused listing the configurations{status}: {detail}"),
+    "show": N_("IO refused reading configuration {configuration_id}{status}: {detail}"),
+    "update": N_("IO refused updating configuration {configuration_id}{status}: {detail}"),
+}
+_UNANSWERED = {
+    "create": N_("no usable answer from IO while creating the configuration: {detail}"),
+    "list": N_("no usable answer from IO while listing the configurations: {detail}"),
+    "show": N_("no usable answer from IO while reading configuration {configuration_id}: "
+               "{detail}"),
+    "update": N_("no usable answer from IO while updating configuration "
+                 "{configuration_id}: {detail}"),
+}
+
+
 def _failure_text(result: RcConfigResult) -> str:
     answer = result.answer
-    what = {"create": "creating the configuration",
-            "list": "listing the configurations"}.get(
-        result.action, f"{'reading' if result.action == 'show' else 'updating'} configuration "
-                       f"{result.configuration_id}")
-    status = f" ({answer.http_status})" if answer.http_status else ""
-    detail = result.forbidden_reason or answer.detail or answer.kind.value
-    text = f"IO refused {what}{status}: {detail}"
+    action = result.action if result.action in _REFUSED else "update"
+    fields = {
+        "configuration_id": result.configuration_id,
+        "status": f" ({answer.http_status})" if answer.http_status else "",
+        # IO's or the operation's own words (English), or the kind of answer (a code)
+        "detail": result.forbidden_reason or answer.detail or answer.kind.value,
+    }
+    if answer.kind.value == "failed":
+        return _(_UNANSWERED[action]).format(**fields)
+    text = _(_REFUSED[action]).format(**fields)
     if answer.kind.value == "ambiguous":
-        text += ("; IO may have created it: run `dispatcher rc-config list` before creating "
-                 "it again")
-    elif answer.kind.value == "failed":
-        text = f"no usable answer from IO while {what}: {detail}"
+        text += _("; IO may have created it: run `dispatcher rc-config list` before creating "
+                  "it again")
     return text
 
 
@@ -207,23 +246,26 @@ def _print_configuration(configuration: Configuration) -> None:
     from dispatcher.privacy import mask_fiscal_code
 
     def codes(values: tuple[str, ...] | None) -> str:
-        return ", ".join(mask_fiscal_code(v) for v in values or ()) or "none"
+        return ", ".join(mask_fiscal_code(v) for v in values or ()) or _("none")
 
+    # The field names are the TOML file's (code, the same in every language); the rest is said.
     lines = [
         f"{configuration.configuration_id}  {configuration.name}",
         f"  description: {configuration.description}",
         f"  has_precondition: {configuration.has_precondition}",
-        f"  is_lollipop_enabled: {str(configuration.is_lollipop_enabled).lower()}"
-        f" (disabled for: {codes(configuration.disable_lollipop_for)})",
-        f"  owner (user_id): {configuration.user_id or 'not given'}",
+        f"  is_lollipop_enabled: {str(configuration.is_lollipop_enabled).lower()} "
+        + _("(disabled for: {codes})").format(codes=codes(configuration.disable_lollipop_for)),
+        "  " + _("owner (user_id): {user_id}").format(
+            user_id=configuration.user_id or _("not given")),
     ]
     for name in ("prod_environment", "test_environment"):
         environment = getattr(configuration, name)
         if environment is None:
-            lines.append(f"  {name}: none")
+            lines.append(f"  {name}: " + _("none"))
             continue
-        lines.append(f"  {name}: {environment.base_url} (header "
-                     f"{environment.authentication.header_key_name}, key set, never shown)")
+        lines.append(f"  {name}: {environment.base_url} " + _(
+            "(header {header}, key set, never shown)").format(
+                header=environment.authentication.header_key_name))
         if environment.test_users is not None:
             lines.append(f"    test_users: {codes(environment.test_users)}")
     console.print("\n".join(lines), markup=False)

@@ -8,7 +8,18 @@ from typing import Any
 
 import typer
 
-from dispatcher.commands._output import _, abort, console, err_console
+from dispatcher.commands._output import (
+    LANG_OPTION,
+    _,
+    abort,
+    console,
+    err_console,
+    fail,
+    num,
+    root_language,
+    use_language,
+)
+from dispatcher.i18n import N_
 from dispatcher.vocabulary import ExitCode
 
 DEFAULT_PORT = 8787
@@ -106,6 +117,7 @@ def command(
         show_default=False,
     ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     # Long: one typer.Option per flag (they are the command's --help); the body is short.
     """Serve a simulated IO API (profiles, messages, status, subscriptions feed) on loopback.
@@ -125,7 +137,10 @@ def command(
     the app (remote content fetched from the configuration's base URL) and prints it.
     """
     if context.invoked_subcommand is not None:  # ``dispatcher simulator open …``
+        if lang is not None:
+            root_language(lang)  # ``simulator --lang it open``: the default of ``open``
         return
+    use_language(lang)
     from dispatcher.simulator import ConfigError
 
     try:
@@ -223,7 +238,8 @@ def _serve(config: Any, host: str | None, port: int, log_level: str) -> None:
         app = create_app(config)
         sock = bind_socket(address, port, allow_non_loopback=host is not None)
     except OSError as exc:
-        abort(f"cannot listen on {address}:{port}: {exc.strerror or exc}", ExitCode.CONFIG_ERROR)
+        fail(N_("cannot listen on {address}:{port}: {error}"), ExitCode.CONFIG_ERROR,
+             address=address, port=str(port), error=exc.strerror or str(exc))
     except ValueError as exc:  # ConfigError (unreadable population file) or a refused address
         abort(str(exc), ExitCode.CONFIG_ERROR)
     bound = sock.getsockname()[1]
@@ -263,6 +279,7 @@ def open_command(
         None, "--url", help="The simulator (default: IO_BASE_URL without /api/v1, else "
         f"http://127.0.0.1:{DEFAULT_PORT}).", show_default=False),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Open a message as IO's backend does for the app, and print what the citizen sees.
 
@@ -279,6 +296,7 @@ def open_command(
     from dispatcher.commands._output import json_errors, print_document
 
     json_errors(json_output)
+    use_language(lang)
     base = url or os.environ.get("IO_BASE_URL", "").removesuffix("/").removesuffix("/api/v1")
     base = base or f"http://127.0.0.1:{DEFAULT_PORT}"
     body = {"message_id": message_id, **({"fiscal_code": fiscal_code} if fiscal_code else {})}
@@ -286,8 +304,8 @@ def open_command(
         response = httpx.post(f"{base.rstrip('/')}/__sim__/open", json=body, timeout=60)
         answer = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        abort(f"cannot reach the simulator at {base}: {type(exc).__name__}",
-              ExitCode.CONFIG_ERROR)
+        fail(N_("cannot reach the simulator at {url}: {error}"), ExitCode.CONFIG_ERROR,
+             url=base, error=type(exc).__name__)
     status = response.status_code
     code = (ExitCode.OK if status == 200 else ExitCode.INVALID_INPUT if status in (400, 404, 409)
             else ExitCode.INCOMPLETE)
@@ -296,8 +314,11 @@ def open_command(
                         "exit_code": int(code)})
         raise typer.Exit(int(code))
     if status != 200:
+        # the simulator's own words (English, as IO's backend answers them)
         reason = answer.get("error") or f"{status} {answer.get('reason')}: {answer.get('detail')}"
-        abort(f"IO would show an error: {reason}" if code == ExitCode.INCOMPLETE else reason, code)
+        if code == ExitCode.INCOMPLETE:
+            fail(N_("IO would show an error: {reason}"), code, reason=reason)
+        abort(reason, code)
     print_opened(answer)
 
 
@@ -307,7 +328,7 @@ def print_opened(view: dict[str, Any]) -> None:
         where = _("{environment} environment, Lollipop {lollipop}, {requests} request(s) to "
                   "the ente").format(environment=view["environment"],
                                      lollipop=_("on") if view["lollipop"] else _("off"),
-                                     requests=view["requests"])
+                                     requests=num(view["requests"]))
     else:
         where = _("a message without remote content")
     lines = [_("Opened as the app would ({where}):").format(where=where),
@@ -319,7 +340,7 @@ def print_opened(view: dict[str, Any]) -> None:
                   str(precondition["markdown"]), ""]
     for item in view.get("attachments") or []:
         lines.append(_("Attachment {name}: {size} bytes, sha256 {sha256}").format(
-            name=item["name"] or item["id"], size=item["size"], sha256=item["sha256"]))
+            name=item["name"] or item["id"], size=num(item["size"]), sha256=item["sha256"]))
     console.print("\n".join(lines).rstrip(), markup=False)
 
 

@@ -200,10 +200,12 @@ def _render_notes(summary: RunSummary, rerun: Invocation | None) -> None:
                   else "--resend-ambiguous")
         _yellow(ngettext(
             "{n} ambiguous row: IO may or may not have stored its message, so it was not "
-            "resent. See results.csv (or `dispatcher report` for the advice); resending "
+            "resent. See the results file below (or `dispatcher report` for the advice); "
+            "resending "
             "risks a duplicate. To resend it: {command}",
             "{n} ambiguous rows: IO may or may not have stored their messages, so they were "
-            "not resent. See results.csv (or `dispatcher report` for the advice); resending "
+            "not resent. See the results file below (or `dispatcher report` for the advice); "
+            "resending "
             "risks duplicates. To resend them: {command}", ambiguous).format(
                 n=num(ambiguous), command=resend))
     already = summary.counts[RowState.ALREADY_SENT]

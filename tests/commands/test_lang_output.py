@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 from enginetools import TEMPLATE, cli_env, fast_config, run_cli, write_campaign
+from langtools import catalog_labels, labels_found
 
 from dispatcher.i18n import LOCALE_DIR
 from dispatcher.simulator import FaultConfig, running_simulator
@@ -25,41 +25,14 @@ from dispatcher.vocabulary import ExitCode
 CATALOG = LOCALE_DIR / "it" / "LC_MESSAGES" / "dispatcher.po"
 HEADERS = ("codice_fiscale", "nome", "cognome", "indirizzo", "importo", "codice_avviso",
            "scadenza")  # the campaign's own column names are data, in any language
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-_EDGES = " \n.,:;()[]·→—-'`?"
-
-
-def _pieces(text: str, other: str) -> set[str]:
-    """The words of ``text`` between placeholders that ``other`` does not contain."""
-    found = set()
-    for piece in _PLACEHOLDER.split(text):
-        piece = piece.strip(_EDGES)
-        if re.search(r"[A-Za-zàèéìòù]{3,}", piece) and piece.lower() not in other.lower():
-            found.add(piece)
-    return found
 
 
 def _labels() -> tuple[set[str], set[str]]:
-    """(English labels, Italian labels) of the commands' catalog."""
-    english: set[str] = set()
-    italian: set[str] = set()
-    with CATALOG.open("rb") as handle:
-        for message in read_po(handle, locale="it"):
-            if not message.id:
-                continue
-            ids = [message.id] if isinstance(message.id, str) else list(message.id)
-            strings = ([message.string] if isinstance(message.string, str)
-                       else list(message.string))
-            for source in ids:
-                english |= _pieces(source, " ".join(strings))
-            for target in strings:
-                italian |= _pieces(target, " ".join(ids))
-    return english, italian
+    return catalog_labels(CATALOG)
 
 
 def _found(labels: set[str], output: str) -> list[str]:
-    return sorted(label for label in labels
-                  if re.search(rf"(?<!\w){re.escape(label)}(?!\w)", output))
+    return labels_found(labels, output)
 
 
 def _campaign(tmp: Path) -> Path:

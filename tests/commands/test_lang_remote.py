@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from babel.messages.pofile import read_po
 from enginetools import cli_env, fast_config, run_cli
+from langtools import catalog_labels, labels_found
 
 from dispatcher.content.model import Attachment, RemoteContent
 from dispatcher.content.store import ContentStore
@@ -38,8 +38,6 @@ from dispatcher.simulator import (
 from dispatcher.vocabulary import ExitCode
 
 CATALOG = LOCALE_DIR / "it" / "LC_MESSAGES" / "remote.po"
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-_EDGES = " \n.,:;()[]·→—-'`?"
 CONTENT_KEY = "lang-content-key-7f3a"
 UNKNOWN_ID = "01J00000000000000000000000"
 REGISTERED = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)  # in the past: prune refuses the future
@@ -60,37 +58,12 @@ test_users = ["AAAAAA00A00A000A"]
 """
 
 
-def _pieces(text: str, other: str) -> set[str]:
-    """The words of ``text`` between placeholders that ``other`` does not contain."""
-    found = set()
-    for piece in _PLACEHOLDER.split(text):
-        piece = piece.strip(_EDGES)
-        if re.search(r"[A-Za-zàèéìòù]{3,}", piece) and piece.lower() not in other.lower():
-            found.add(piece)
-    return found
-
-
 def _labels() -> tuple[set[str], set[str]]:
-    """(English labels, Italian labels) of the remote-content catalog."""
-    english: set[str] = set()
-    italian: set[str] = set()
-    with CATALOG.open("rb") as handle:
-        for message in read_po(handle, locale="it"):
-            if not message.id:
-                continue
-            ids = [message.id] if isinstance(message.id, str) else list(message.id)
-            strings = ([message.string] if isinstance(message.string, str)
-                       else list(message.string))
-            for source in ids:
-                english |= _pieces(source, " ".join(strings))
-            for target in strings:
-                italian |= _pieces(target, " ".join(ids))
-    return english, italian
+    return catalog_labels(CATALOG)
 
 
 def _found(labels: set[str], output: str) -> list[str]:
-    return sorted(label for label in labels
-                  if re.search(rf"(?<!\w){re.escape(label)}(?!\w)", output))
+    return labels_found(labels, output)
 
 
 def _said(done: subprocess.CompletedProcess[str], tmp: Path) -> str:

@@ -340,7 +340,7 @@ def print_opened(view: dict[str, Any]) -> None:
                   str(precondition["markdown"]), ""]
     for item in view.get("attachments") or []:
         lines.append(_("Attachment {name}: {size} bytes, sha256 {sha256}").format(
-            name=item["name"] or item["id"], size=num(item["size"]), sha256=item["sha256"]))
+            name=item["name"] or item["id"], size=item["size"], sha256=item["sha256"]))
     console.print("\n".join(lines).rstrip(), markup=False)
 
 

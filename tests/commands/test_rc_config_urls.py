@@ -53,5 +53,6 @@ def test_the_simulator_on_this_machine_may_be_plain_http(
 def test_a_password_in_a_configuration_read_from_io_is_never_shown() -> None:
     environment = Environment(
         base_url="https://user:segreto@contenuti.comune.it/io?token=abc",
-        authentication=ContentAuthentication(header_key_name="X-Api-Key", key=Secret("k")))
+        authentication=ContentAuthentication(
+            header_key_name="X-Api-Key", key=Secret("content-key-for-the-view-test")))
     assert environment.view()["base_url"] == "https://contenuti.comune.it/io"
